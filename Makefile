@@ -1,0 +1,52 @@
+# Sluice: the one entry point for people and CI.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+VENV = $(shell infra/local/bootstrap.sh)
+ASL := $(wildcard statemachines/*.asl.json)
+
+.PHONY: help demo up down test lint test-unit test-e2e bench deploy tools
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+demo: ## bring the local stack up, deploy the template and walk every flow on sample data
+	infra/local/up.sh
+	$(VENV)/bin/python infra/local/demo.py
+
+up: ## start the local stack (moto + patch layer, template deployed, cargo lambda watch)
+	infra/local/up.sh
+
+down: ## stop exactly what `make up` started
+	infra/local/down.sh
+
+test: lint test-unit test-e2e ## everything CI checks
+
+lint: ## rustfmt, clippy, SAM template lint, cfn-lint, statelint
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/sam validate --lint --template-file infra/template.yaml
+	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/statelint $(ASL)
+
+test-unit: ## unit and handler tests
+	cargo test --workspace --exclude sluice-e2e
+
+test-e2e: ## end-to-end tests against the local stack (started and stopped if not running)
+	cargo build --tests -p sluice-e2e
+	infra/local/with-stack.sh cargo test -p sluice-e2e -- --test-threads=1
+
+bench: ## benchmarks: validation throughput, function init time, binary sizes
+	cargo bench -p records --bench validation
+	cargo build --release --bins
+	$(VENV)/bin/python bench/functions.py
+
+deploy: ## build and deploy to AWS with SAM (needs AWS credentials)
+	$(VENV)/bin/sam build
+	$(VENV)/bin/sam deploy --guided
+
+tools: ## install the pinned local tooling (cached outside the clone)
+	@echo "tooling in $(VENV)"

@@ -1,0 +1,173 @@
+//! The records-api handler: the function URL's HTTP at the edge, one domain call in the middle.
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use serde_json::{Map, Value, json};
+
+use platform::http::{json_error, json_response};
+
+use crate::cursor::CursorCodec;
+use crate::ports::{CatalogError, IngestError, IngestOutcome, RecordCatalog, RecordWorkflow};
+use crate::query::{self, ListRequest, RecordRequest};
+use crate::record::RecordInput;
+
+pub const ALLOWED_METHODS: &str = "GET, POST, PUT";
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Everything the records API depends on, built once per sandbox.
+pub struct RecordsApi<W, C> {
+    pub workflow: W,
+    pub catalog: C,
+    pub cursors: CursorCodec,
+}
+
+impl<W, C> RecordsApi<W, C>
+where
+    W: RecordWorkflow + Sync,
+    C: RecordCatalog + Sync,
+{
+    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
+        let path = request.uri().path();
+        if !(path.is_empty() || path == "/") {
+            return Ok(json_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Records are served at the root path '/'",
+                None,
+            ));
+        }
+        let listing_allowed = match *request.method() {
+            Method::GET => true,
+            Method::POST | Method::PUT => false,
+            _ => return Ok(method_not_allowed()),
+        };
+        let query = raw_query(&request);
+        match query::parse(query.as_deref(), listing_allowed) {
+            Err(problems) => Ok(json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_parameters",
+                "One or more query parameters are missing, repeated, unknown or out of range",
+                Some(details("parameters", &problems)),
+            )),
+            Ok(RecordRequest::Ingest(input)) => Ok(self.ingest(&input).await),
+            Ok(RecordRequest::List(list)) => Ok(self.list(&list).await),
+        }
+    }
+
+    async fn ingest(&self, input: &RecordInput) -> Response<Body> {
+        match self.workflow.ingest(input).await {
+            Ok(IngestOutcome::Stored(record)) => {
+                json_response(StatusCode::OK, &json!({ "record": record }))
+            }
+            Ok(IngestOutcome::Rejected(fields)) => json_error(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "One or more fields are invalid; nothing was stored",
+                Some(details("fields", &fields)),
+            ),
+            Err(err) => ingest_failure(&err),
+        }
+    }
+
+    async fn list(&self, list: &ListRequest) -> Response<Body> {
+        let after = match list.cursor.as_deref().map(|c| self.cursors.decode(c)) {
+            None => None,
+            Some(Ok(id)) => Some(id),
+            Some(Err(foreign)) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_cursor",
+                    &foreign.to_string(),
+                    None,
+                );
+            }
+        };
+        match self.catalog.list(list.limit, after.as_ref()).await {
+            Ok(page) => {
+                let next = page.next_after.map(|last| self.cursors.encode(&last));
+                json_response(
+                    StatusCode::OK,
+                    &json!({ "records": page.records, "next": next }),
+                )
+            }
+            Err(err) => catalog_failure(&err),
+        }
+    }
+}
+
+/// The query exactly as sent. Function URLs always carry `rawQueryString`; some local emulators
+/// send only the parsed map, which is rebuilt here so repeated parameters stay visible.
+fn raw_query(request: &Request) -> Option<String> {
+    if let Some(query) = request.uri().query() {
+        return Some(query.to_owned());
+    }
+    let parameters = request.query_string_parameters();
+    if parameters.is_empty() {
+        return None;
+    }
+    let mut rebuilt = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in parameters.iter() {
+        rebuilt.append_pair(name, value);
+    }
+    Some(rebuilt.finish())
+}
+
+fn details(key: &str, problems: &std::collections::BTreeMap<String, String>) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert(key.into(), json!(problems));
+    map
+}
+
+fn method_not_allowed() -> Response<Body> {
+    let mut response = json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Use GET to list or ingest, POST or PUT to ingest",
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+    response
+}
+
+fn retry_later(code: &str, message: &str) -> Response<Body> {
+    let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, code, message, None);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
+fn ingest_failure(err: &IngestError) -> Response<Body> {
+    tracing::error!(error = %err, "ingest failed");
+    match err {
+        IngestError::Throttled | IngestError::Unavailable(_) => retry_later(
+            "service_unavailable",
+            "The record could not be processed right now; retry shortly",
+        ),
+        IngestError::WorkflowFailed { .. } | IngestError::UnexpectedOutput(_) => json_error(
+            StatusCode::BAD_GATEWAY,
+            "ingest_failed",
+            "The record could not be stored; retrying the same request is safe",
+            None,
+        ),
+    }
+}
+
+fn catalog_failure(err: &CatalogError) -> Response<Body> {
+    tracing::error!(error = %err, "listing failed");
+    match err {
+        CatalogError::Throttled | CatalogError::Unavailable(_) => retry_later(
+            "service_unavailable",
+            "Records could not be listed right now; retry shortly",
+        ),
+        CatalogError::Corrupt(_) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Records could not be listed",
+            None,
+        ),
+    }
+}

@@ -1,0 +1,274 @@
+"""moto in server mode, with the gaps Sluice needs filled.
+
+moto 5.2.5 emulates the AWS APIs but cannot run Lambda code without Docker and lacks a few
+operations. This process starts moto's server after patching, in process:
+
+- Lambda invocations (direct Invoke, Step Functions tasks, EventBridge targets) are forwarded to
+  `cargo lambda watch`, which serves the workspace's functions by binary name;
+- StartSyncExecution runs the execution and answers when it has finished;
+- StartExecution without a name gets a unique one instead of the literal "None";
+- state machines created by CloudFormation land in the executing backend with their
+  DefinitionSubstitutions applied;
+- EventBridge delivers to Lambda, SNS and Step Functions targets.
+
+Function names map to binaries by the stack's naming rule: `<stack>-<binary>`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+WATCH_URL = os.environ.get("SLUICE_WATCH_URL", "http://127.0.0.1:9000")
+STACK_NAME = os.environ.get("SLUICE_STACK_NAME", "sluice")
+INVOKE_TIMEOUT_SECONDS = float(os.environ.get("SLUICE_INVOKE_TIMEOUT", "120"))
+SYNC_EXECUTION_LIMIT_SECONDS = 300
+
+
+def binary_for(function_name: str) -> str:
+    prefix = f"{STACK_NAME}-"
+    return function_name[len(prefix):] if function_name.startswith(prefix) else function_name
+
+
+def invoke_watch(function_name: str, event: object) -> tuple[str, bool]:
+    """Runs one invocation on `cargo lambda watch`; returns (payload, errored)."""
+    body = event if isinstance(event, (bytes, str)) else json.dumps(event)
+    if isinstance(body, str):
+        body = body.encode()
+    request = urllib.request.Request(
+        f"{WATCH_URL}/2015-03-31/functions/{binary_for(function_name)}/invocations",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
+            payload = response.read().decode()
+            errored = bool(response.headers.get("X-Amz-Function-Error"))
+    except urllib.error.HTTPError as failure:
+        payload = failure.read().decode() or json.dumps(
+            {"errorType": "InvokeFailed", "errorMessage": f"HTTP {failure.code}"}
+        )
+        errored = True
+    except (urllib.error.URLError, TimeoutError) as failure:
+        payload = json.dumps({"errorType": "InvokeFailed", "errorMessage": str(failure)})
+        errored = True
+    if not errored:
+        try:
+            parsed = json.loads(payload) if payload else None
+            errored = isinstance(parsed, dict) and "errorType" in parsed and "errorMessage" in parsed
+        except json.JSONDecodeError:
+            pass
+    return payload, errored
+
+
+def patch_lambda() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self, event=None):
+        self.logs_backend.ensure_log_group(self.logs_group_name)
+        payload, errored = invoke_watch(self.function_name, event if event is not None else {})
+        return payload, errored, ""
+
+    LambdaFunction._invoke_lambda = _invoke_lambda
+
+
+def add_function_url_resource() -> None:
+    """CloudFormation support for AWS::Lambda::Url, whose URL is where watch serves the function."""
+    from moto.awslambda.models import lambda_backends
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+
+    class FunctionUrl(CloudFormationModel):
+        # moto files its models by the service named in the module path.
+        __module__ = "moto.awslambda.sluice_function_url"
+
+        def __init__(self, function_arn: str, url: str) -> None:
+            self.function_arn = function_arn
+            self.url = url
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Lambda::Url"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("FunctionUrl", "FunctionArn")
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.function_arn
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.url if attribute_name == "FunctionUrl" else self.function_arn
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            properties = cloudformation_json["Properties"]
+            backend = lambda_backends[account_id][region_name]
+            function = backend.get_function(properties["TargetFunctionArn"])
+            config = backend.create_function_url_config(
+                function.function_arn,
+                {k: v for k, v in properties.items() if k in ("AuthType", "Cors", "InvokeMode")},
+            )
+            config.url = f"{WATCH_URL}/lambda-url/{binary_for(function.function_name)}/"
+            return cls(function.function_arn, config.url)
+
+    parsing.get_model_map.cache_clear()
+
+
+def executing_backend(account: str, region: str):
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    return stepfunctions_parser_backends[account][region]
+
+
+def patch_stepfunctions() -> None:
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original_start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        if not name or name == "None":
+            name = str(uuid.uuid4())
+        return original_start(self, state_machine_arn, name, execution_input, trace_header)
+
+    StepFunctionsParserBackend.start_execution = start_execution
+
+    def start_sync_execution(self) -> ActionResult:
+        arn = self._get_param("stateMachineArn")
+        backend = self.stepfunction_backend
+        execution = backend.start_execution(
+            arn, self._get_param("name"), self._get_param("input", if_none="{}")
+        )
+        deadline = time.monotonic() + SYNC_EXECUTION_LIMIT_SECONDS
+        running = (ExecutionStatus.RUNNING, ExecutionStatus.RUNNING.value)
+        while execution.status in running and time.monotonic() < deadline:
+            time.sleep(0.005)
+        status = execution.status
+        status = getattr(status, "value", status)
+        response = {
+            "executionArn": execution.execution_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "startDate": execution.start_date,
+            "stopDate": execution.stop_date or execution.start_date,
+            "status": status if status in ("SUCCEEDED", "FAILED") else "TIMED_OUT",
+            "input": execution.execution_input,
+        }
+        if status == "SUCCEEDED":
+            output = execution.output
+            response["output"] = output if isinstance(output, str) else json.dumps(output)
+        if execution.error is not None:
+            response["error"] = execution.error
+        if execution.cause is not None:
+            response["cause"] = execution.cause
+        return ActionResult(response)
+
+    StepFunctionResponse.start_sync_execution = start_sync_execution
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        definition = properties.get("DefinitionString", "")
+        if not isinstance(definition, str):
+            definition = json.dumps(definition)
+        for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        tags = [{"key": t["Key"], "value": t["Value"]} for t in properties.get("Tags", [])]
+        return executing_backend(account_id, region_name).create_state_machine(
+            properties.get("StateMachineName", resource_name),
+            definition,
+            properties.get("RoleArn", ""),
+            tags=tags,
+            sm_type=properties.get("StateMachineType", "STANDARD"),
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        executing_backend(account_id, region_name).delete_state_machine(resource_name)
+
+    StateMachine.create_from_cloudformation_json = create_from_cloudformation_json
+    StateMachine.delete_from_cloudformation_json = delete_from_cloudformation_json
+
+
+def patch_eventbridge() -> None:
+    from moto.events.models import EventTemplateParser, Rule
+    from moto.sns.models import sns_backends
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+    delivered_here = ("lambda", "sns", "states")
+
+    def send_to_targets(self, original_event, transform_input=True):
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if parse_arn(t["Arn"]).service in delivered_here]
+        rest = [t for t in self.targets if t not in ours]
+        for target in ours:
+            if "Input" in target:
+                event = json.loads(target["Input"])
+            elif transform_input:
+                transformer = target.get("InputTransformer", {})
+                event = EventTemplateParser.parse(
+                    input_template=transformer.get("InputTemplate"),
+                    input_paths_map=transformer.get("InputPathsMap", {}),
+                    event=original_event,
+                )
+            else:
+                event = dict(original_event)
+            deliver(parse_arn(target["Arn"]), target["Arn"], event)
+        if rest:
+            self.targets, kept = rest, self.targets
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = kept
+
+    def deliver(arn, full_arn, event):
+        body = event if isinstance(event, str) else json.dumps(event, default=str)
+        if arn.service == "lambda":
+            name = arn.resource_id.split(":")[0]
+            # EventBridge invokes Lambda asynchronously.
+            threading.Thread(target=invoke_watch, args=(name, body), daemon=True).start()
+        elif arn.service == "sns":
+            sns_backends[arn.account][arn.region].publish(message=body, arn=full_arn)
+        elif arn.service == "states":
+            state_machine_arn = full_arn
+            executing_backend(arn.account, arn.region).start_execution(state_machine_arn, None, body)
+
+    Rule.send_to_targets = send_to_targets
+
+
+def main() -> None:
+    port = os.environ.setdefault("MOTO_PORT", "4566")
+    from moto.core.config import default_user_config
+
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+    default_user_config.setdefault("lambda", {})["use_docker"] = True
+    patch_lambda()
+    patch_stepfunctions()
+    patch_eventbridge()
+    add_function_url_resource()
+
+    from moto.server import main as moto_main
+
+    moto_main(["-H", "127.0.0.1", "-p", port] + sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

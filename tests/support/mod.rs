@@ -1,0 +1,188 @@
+//! How the end-to-end tests reach the local stack: the endpoints `make up` wrote, a plain HTTP
+//! client for the function URL, and the AWS SDK for reading DynamoDB back.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value};
+
+pub struct LocalStack {
+    http: reqwest::Client,
+    records_url: String,
+    table: String,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sfn: aws_sdk_sfn::Client,
+    state_machine_arn: String,
+}
+
+impl LocalStack {
+    pub async fn connect() -> Self {
+        let endpoints = endpoints();
+        let get = |key: &str| {
+            endpoints
+                .get(key)
+                .unwrap_or_else(|| panic!("{key} missing from endpoints.env"))
+                .clone()
+        };
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(get("AWS_ENDPOINT_URL"))
+            .region(Region::new(get("AWS_REGION")))
+            .credentials_provider(Credentials::new("local", "local", None, None, "e2e"))
+            .load()
+            .await;
+        Self {
+            http: reqwest::Client::new(),
+            records_url: get("RECORDS_URL"),
+            table: get("RECORDS_TABLE"),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            sfn: aws_sdk_sfn::Client::from_conf(
+                aws_sdk_sfn::config::Builder::from(&sdk)
+                    .interceptor(platform::StripEndpointPrefix)
+                    .build(),
+            ),
+            state_machine_arn: get("INGEST_STATE_MACHINE_ARN"),
+        }
+    }
+
+    pub async fn raw(&self, method: Method, query: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .request(method, format!("{}/", self.records_url))
+            .query(query)
+            .send()
+            .await
+            .expect("the records function URL answers")
+    }
+
+    pub async fn call(&self, method: Method, query: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self.raw(method, query).await;
+        let status = response.status();
+        let body = response.json().await.expect("a JSON body");
+        (status, body)
+    }
+
+    /// Runs the ingest-record state machine directly and returns its output; panics unless it
+    /// succeeded.
+    pub async fn execute_ingest(&self, input: &Value) -> Value {
+        let execution = self
+            .sfn
+            .start_sync_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .input(input.to_string())
+            .send()
+            .await
+            .expect("StartSyncExecution");
+        assert_eq!(
+            execution.status().as_str(),
+            "SUCCEEDED",
+            "{:?} {:?}",
+            execution.error(),
+            execution.cause()
+        );
+        serde_json::from_str(execution.output().unwrap_or("null")).expect("JSON output")
+    }
+
+    /// The stored item, as the API would show it.
+    pub async fn stored(&self, id: &str) -> Option<Value> {
+        let item = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem")
+            .item?;
+        let mut record = Map::new();
+        for (name, value) in item {
+            record.insert(
+                name,
+                Value::String(value.as_s().expect("string attribute").clone()),
+            );
+        }
+        Some(Value::Object(record))
+    }
+
+    pub async fn count(&self) -> usize {
+        let mut total = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("Scan");
+            total += usize::try_from(page.count).unwrap();
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return total;
+            }
+        }
+    }
+
+    pub async fn empty_table(&self) {
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .send()
+                .await
+                .expect("Scan");
+            let items = page.items.unwrap_or_default();
+            if items.is_empty() {
+                return;
+            }
+            for item in items {
+                self.dynamodb
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("id", item["id"].clone())
+                    .send()
+                    .await
+                    .expect("DeleteItem");
+            }
+        }
+    }
+}
+
+/// A name no earlier run has used, so tests do not depend on what the table already holds.
+pub fn unique(prefix: &str) -> String {
+    static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix} {nanos} {}",
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn endpoints() -> HashMap<String, String> {
+    let path = std::env::var_os("SLUICE_ENDPOINTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/endpoints.env")
+        });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}); start the local stack with `make up`",
+            path.display()
+        )
+    });
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
