@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 VENV = $(shell infra/local/bootstrap.sh)
 ASL := $(wildcard statemachines/*.asl.json)
 
-.PHONY: help demo up down test lint test-unit test-e2e bench deploy tools
+.PHONY: help demo up down test lint test-unit test-e2e e2e-suites bench deploy tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,7 +37,11 @@ test-unit: ## unit and handler tests
 
 test-e2e: ## end-to-end tests against the local stack (started and stopped if not running)
 	cargo build --tests -p sluice-e2e
-	infra/local/with-stack.sh cargo test -p sluice-e2e -- --test-threads=1
+	infra/local/with-stack.sh $(MAKE) --no-print-directory e2e-suites
+
+e2e-suites:
+	cargo test -p sluice-e2e -- --test-threads=1
+	$(VENV)/bin/pytest -q infra/local/tests
 
 bench: ## benchmarks: validation throughput, function init time, binary sizes
 	cargo bench -p records --bench validation
