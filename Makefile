@@ -6,9 +6,10 @@ SHELL := bash
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 VENV = $(shell infra/local/bootstrap.sh)
+GLUE_VENV = $(shell infra/local/bootstrap.sh infra/glue/requirements.lock)
 ASL := $(wildcard statemachines/*.asl.json)
 
-.PHONY: help demo up down test lint test-unit test-e2e e2e-suites bench deploy tools
+.PHONY: help demo up down test lint test-unit test-glue test-e2e e2e-suites bench deploy tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,7 +24,7 @@ up: ## start the local stack (moto + patch layer, template deployed, cargo lambd
 down: ## stop exactly what `make up` started
 	infra/local/down.sh
 
-test: lint test-unit test-e2e ## everything CI checks
+test: lint test-unit test-glue test-e2e ## everything CI checks
 
 lint: ## rustfmt, clippy, SAM template lint, cfn-lint, statelint
 	cargo fmt --all -- --check
@@ -34,6 +35,10 @@ lint: ## rustfmt, clippy, SAM template lint, cfn-lint, statelint
 
 test-unit: ## unit and handler tests
 	cargo test --workspace --exclude sluice-e2e
+
+test-glue: ## the Glue (PySpark) job's rules, and byte-identical output against the Rust engine
+	cargo build -p hitdata --bins
+	SPARK_LOCAL_IP=127.0.0.1 $(GLUE_VENV)/bin/pytest -q infra/glue/tests
 
 test-e2e: ## end-to-end tests against the local stack (started and stopped if not running)
 	cargo build --tests -p sluice-e2e

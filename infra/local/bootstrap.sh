@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the local stack's Python tooling (moto, aws-sam-translator, SAM CLI, cargo-lambda,
-# linters), pinned by requirements.lock, into a venv cached outside the clone. Prints its path.
+# Installs pinned Python tooling into a venv cached outside the clone and prints its path. By
+# default the local stack's (moto, aws-sam-translator, SAM CLI, cargo-lambda, linters, pytest);
+# given another lock file, that one's (infra/glue/requirements.lock: PySpark).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${SLUICE_CACHE:-$HOME/.cache/sluice}"
-lock="$here/requirements.lock"
+lock="${1:-$here/requirements.lock}"
 venv="$cache/venv-$(sha256sum "$lock" | cut -c1-16)"
 if [[ ! -f "$venv/.complete" ]]; then
     echo "installing local stack tooling into $venv (first run only)" >&2

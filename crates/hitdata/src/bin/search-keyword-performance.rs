@@ -1,0 +1,150 @@
+//! search-keyword-performance INPUT --out-dir DIR [--date YYYY-MM-DD] [--max-disorder SECONDS]
+//!
+//! Writes `<DIR>/<date>_SearchKeywordPerformance.tab` and prints a JSON summary on stderr.
+//! INPUT `-` reads standard input.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use hitdata::{DEFAULT_DISORDER_SECONDS, analyze, report};
+
+const USAGE: &str = "usage: search-keyword-performance INPUT --out-dir DIR [--date YYYY-MM-DD] [--max-disorder SECONDS]";
+
+struct Arguments {
+    input: String,
+    out_dir: PathBuf,
+    date: String,
+    max_disorder: i64,
+}
+
+fn parse_arguments() -> Result<Arguments, String> {
+    let mut input = None;
+    let mut out_dir = None;
+    let mut date = None;
+    let mut max_disorder = DEFAULT_DISORDER_SECONDS;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--out-dir" => out_dir = Some(PathBuf::from(value("--out-dir")?)),
+            "--date" => {
+                let given = value("--date")?;
+                if !is_date(&given) {
+                    return Err(format!(
+                        "--date {given:?} is not a date of the form YYYY-MM-DD"
+                    ));
+                }
+                date = Some(given);
+            }
+            "--max-disorder" => {
+                let given = value("--max-disorder")?;
+                max_disorder = given.parse().ok().filter(|s: &i64| *s >= 0).ok_or(format!(
+                    "--max-disorder {given:?} is not a number of seconds"
+                ))?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other if input.is_none() && (other == "-" || !other.starts_with('-')) => {
+                input = Some(other.to_owned())
+            }
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    Ok(Arguments {
+        input: input.ok_or("INPUT is required")?,
+        out_dir: out_dir.ok_or("--out-dir is required")?,
+        date: date.unwrap_or_else(today_utc),
+        max_disorder,
+    })
+}
+
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
+        return false;
+    }
+    let number = |r: std::ops::Range<usize>| text[r].parse::<u16>().unwrap_or(0);
+    let month = time::Month::try_from(number(5..7) as u8);
+    month.is_ok_and(|m| {
+        time::Date::from_calendar_date(i32::from(number(0..4)), m, number(8..10) as u8).is_ok()
+    })
+}
+
+fn today_utc() -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    )
+}
+
+fn main() -> ExitCode {
+    let arguments = match parse_arguments() {
+        Ok(arguments) => arguments,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("search-keyword-performance: {message}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if !arguments.out_dir.is_dir() {
+        eprintln!(
+            "search-keyword-performance: --out-dir {} is not a directory",
+            arguments.out_dir.display()
+        );
+        return ExitCode::from(2);
+    }
+    let input: Box<dyn Read> = if arguments.input == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        match File::open(&arguments.input) {
+            Ok(file) => Box::new(file),
+            Err(err) => {
+                eprintln!(
+                    "search-keyword-performance: cannot open {}: {err}",
+                    arguments.input
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let result = match analyze(
+        BufReader::with_capacity(1 << 20, input),
+        arguments.max_disorder,
+    ) {
+        Ok(result) => result,
+        Err(err) => {
+            eprintln!("search-keyword-performance: {}: {err}", arguments.input);
+            return ExitCode::FAILURE;
+        }
+    };
+    match report::write(&result.rows, &arguments.out_dir, &arguments.date) {
+        Ok(path) => {
+            eprintln!(
+                "{}",
+                serde_json::to_string_pretty(&result.summary).unwrap_or_default()
+            );
+            eprintln!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!(
+                "search-keyword-performance: cannot write into {}: {err}",
+                arguments.out_dir.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! From a line of the hit-level export to a [`Hit`]: the header's column positions, the fields
+//! the engine needs, and what the hit means (a search referral, a purchase, or neither).
+
+use thiserror::Error;
+
+use crate::referrer::{self, SearchReferral};
+use crate::revenue::Revenue;
+
+/// The columns the engine reads; every other column is ignored.
+pub const NEEDED: [&str; 7] = [
+    "hit_time_gmt",
+    "ip",
+    "user_agent",
+    "event_list",
+    "page_url",
+    "product_list",
+    "referrer",
+];
+const TIME: usize = 0;
+const IP: usize = 1;
+const USER_AGENT: usize = 2;
+const EVENTS: usize = 3;
+const PAGE_URL: usize = 4;
+const PRODUCTS: usize = 5;
+const REFERRER: usize = 6;
+
+/// The event id of a purchase in `event_list`.
+const PURCHASE_EVENT: &[u8] = b"1";
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum HeaderError {
+    #[error("the input is empty: expected a header line")]
+    Empty,
+    #[error("the header lacks the column(s) {}", .0.join(", "))]
+    MissingColumns(Vec<&'static str>),
+}
+
+/// Where the needed columns are, from the header line.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    count: usize,
+    /// For each column position, the slot of [`NEEDED`] it fills.
+    slot_of: Vec<Option<usize>>,
+}
+
+impl Columns {
+    pub fn from_header(line: &[u8]) -> Result<Columns, HeaderError> {
+        let line = trim_line_end(line);
+        if line.is_empty() {
+            return Err(HeaderError::Empty);
+        }
+        let names: Vec<&[u8]> = line
+            .split(|&b| b == b'\t')
+            .map(|n| unquote(n.trim_ascii()))
+            .collect();
+        let mut slot_of = vec![None; names.len()];
+        let mut missing = Vec::new();
+        for (slot, needed) in NEEDED.iter().enumerate() {
+            match names.iter().position(|name| *name == needed.as_bytes()) {
+                Some(position) => slot_of[position] = Some(slot),
+                None => missing.push(*needed),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(HeaderError::MissingColumns(missing));
+        }
+        Ok(Columns {
+            count: names.len(),
+            slot_of,
+        })
+    }
+}
+
+/// Why a row was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    TooFewFields,
+    BadHitTime,
+}
+
+/// A hit, reduced to what sessions and revenue need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub time: i64,
+    pub visitor: Vec<u8>,
+    pub referral: Option<SearchReferral>,
+    pub purchase: Option<Purchase>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    pub revenue: Revenue,
+    /// Total Revenue fields that were not plain decimals and counted as 0.
+    pub malformed: Vec<String>,
+}
+
+/// Parses one data line (its end of line included or not).
+pub fn parse_hit(line: &[u8], columns: &Columns) -> Result<Hit, Rejection> {
+    let line = trim_line_end(line);
+    let mut fields: [&[u8]; 7] = [&[]; 7];
+    let mut count = 0;
+    for field in line.split(|&b| b == b'\t') {
+        if let Some(Some(slot)) = columns.slot_of.get(count) {
+            fields[*slot] = unquote(field);
+        }
+        count += 1;
+    }
+    if count < columns.count {
+        return Err(Rejection::TooFewFields);
+    }
+    let time = parse_integer(fields[TIME]).ok_or(Rejection::BadHitTime)?;
+
+    // Decoded lossily like every text field, so a visitor is the same pair of strings that a
+    // text-based reader (Spark) would see.
+    let (ip, agent) = (
+        String::from_utf8_lossy(fields[IP]),
+        String::from_utf8_lossy(fields[USER_AGENT]),
+    );
+    let mut visitor = Vec::with_capacity(ip.len() + 1 + agent.len());
+    visitor.extend_from_slice(ip.as_bytes());
+    visitor.push(b'\t');
+    visitor.extend_from_slice(agent.as_bytes());
+
+    let (referrer, page_url) = (
+        String::from_utf8_lossy(fields[REFERRER]),
+        String::from_utf8_lossy(fields[PAGE_URL]),
+    );
+    Ok(Hit {
+        time,
+        visitor,
+        referral: referrer::search_referral(referrer.as_bytes(), page_url.as_bytes()),
+        purchase: is_purchase(fields[EVENTS]).then(|| purchase(fields[PRODUCTS])),
+    })
+}
+
+/// True when one of the comma-separated event ids, trimmed, is exactly `1`.
+pub fn is_purchase(event_list: &[u8]) -> bool {
+    event_list
+        .split(|&b| b == b',')
+        .any(|event| event.trim_ascii() == PURCHASE_EVENT)
+}
+
+/// The sum of the products' Total Revenue fields (the 4th of each product's `;`-separated
+/// fields); an empty or absent field is 0.
+pub fn purchase(product_list: &[u8]) -> Purchase {
+    let mut revenue = Revenue::ZERO;
+    let mut malformed = Vec::new();
+    for product in product_list.split(|&b| b == b',') {
+        let Some(total) = product.split(|&b| b == b';').nth(3).map(<[u8]>::trim_ascii) else {
+            continue;
+        };
+        if total.is_empty() {
+            continue;
+        }
+        match std::str::from_utf8(total).ok().and_then(Revenue::parse) {
+            Some(amount) => revenue += amount,
+            None => malformed.push(String::from_utf8_lossy(total).into_owned()),
+        }
+    }
+    Purchase { revenue, malformed }
+}
+
+fn parse_integer(field: &[u8]) -> Option<i64> {
+    std::str::from_utf8(field).ok()?.parse().ok()
+}
+
+/// A field wrapped entirely in double quotes loses that one pair.
+pub fn unquote(field: &[u8]) -> &[u8] {
+    match field {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => field,
+    }
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &[u8] = b"hit_time_gmt\tdate_time\tuser_agent\tip\tevent_list\tgeo_city\tgeo_region\tgeo_country\tpagename\tpage_url\tproduct_list\treferrer\r\n";
+
+    fn columns() -> Columns {
+        Columns::from_header(HEADER).unwrap()
+    }
+
+    fn line(time: &str, agent: &str, events: &str, products: &str, referrer: &str) -> Vec<u8> {
+        format!(
+            "{time}\t2009-09-27 06:34:40\t{agent}\t67.98.123.1\t{events}\tSalem\tOR\tUS\tHome\thttp://www.esshopzilla.com\t{products}\t{referrer}\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_header_missing_needed_columns_names_them() {
+        let err = Columns::from_header(b"hit_time_gmt\tip\tuser_agent\tevent_list\n").unwrap_err();
+        assert_eq!(
+            err,
+            HeaderError::MissingColumns(vec!["page_url", "product_list", "referrer"])
+        );
+        assert_eq!(
+            Columns::from_header(b"\r\n").unwrap_err(),
+            HeaderError::Empty
+        );
+    }
+
+    #[test]
+    fn columns_are_found_by_name_whatever_their_order_or_quoting() {
+        let header =
+            b"\"referrer\"\tproduct_list\tpage_url\tevent_list\tuser_agent\tip\thit_time_gmt\n";
+        let columns = Columns::from_header(header).unwrap();
+        let hit = parse_hit(
+            b"http://www.bing.com/?q=x\t\t\t1\tUA\t1.2.3.4\t42\n",
+            &columns,
+        )
+        .unwrap();
+        assert_eq!(hit.time, 42);
+        assert_eq!(hit.visitor, b"1.2.3.4\tUA");
+        assert_eq!(hit.referral.unwrap().keyword, "x");
+    }
+
+    #[test]
+    fn a_search_referral_and_a_purchase_are_recognised() {
+        let hit = parse_hit(
+            &line(
+                "1254033280",
+                "Mozilla/5.0",
+                "2,1",
+                "Electronics;Ipod;1;290;,Electronics;Case;2;;",
+                "http://www.google.com/search?q=Ipod",
+            ),
+            &columns(),
+        )
+        .unwrap();
+        let referral = hit.referral.unwrap();
+        assert_eq!(
+            (referral.domain.as_str(), referral.keyword.as_str()),
+            ("google.com", "ipod")
+        );
+        assert_eq!(hit.purchase.unwrap().revenue.to_string(), "290.00");
+    }
+
+    #[test]
+    fn only_event_one_is_a_purchase() {
+        assert!(is_purchase(b"1"));
+        assert!(is_purchase(b"2, 1 ,12"));
+        assert!(!is_purchase(b"11,12,10"));
+        assert!(!is_purchase(b""));
+        assert!(!is_purchase(b"01"));
+    }
+
+    #[test]
+    fn revenue_is_the_line_total_never_multiplied_by_items() {
+        let purchase = purchase(b"Electronics;Zune - 32GB;3;250;;,Electronics;Cable;2;4.50;");
+        assert_eq!(purchase.revenue.to_string(), "254.50");
+        assert!(purchase.malformed.is_empty());
+    }
+
+    #[test]
+    fn malformed_revenue_counts_zero_and_is_reported() {
+        let purchase = purchase(b"A;B;1;12abc;,A;C;1; 7 ;,A;D;1;;,A;E");
+        assert_eq!(purchase.revenue.to_string(), "7.00");
+        assert_eq!(purchase.malformed, ["12abc"]);
+    }
+
+    #[test]
+    fn short_rows_and_bad_times_are_rejected() {
+        assert_eq!(
+            parse_hit(b"1254033280\tonly\ttwo\n", &columns()),
+            Err(Rejection::TooFewFields)
+        );
+        assert_eq!(parse_hit(b"\n", &columns()), Err(Rejection::TooFewFields));
+        assert_eq!(
+            parse_hit(&line("12.5", "UA", "", "", ""), &columns()),
+            Err(Rejection::BadHitTime)
+        );
+        assert_eq!(
+            parse_hit(&line("", "UA", "", "", ""), &columns()),
+            Err(Rejection::BadHitTime)
+        );
+    }
+
+    #[test]
+    fn one_pair_of_wrapping_quotes_is_removed() {
+        assert_eq!(unquote(b"\"Mozilla/5.0 (X; Y)\""), b"Mozilla/5.0 (X; Y)");
+        assert_eq!(unquote(b"\"\"quoted\"\""), b"\"quoted\"");
+        assert_eq!(unquote(b"\""), b"\"");
+        assert_eq!(unquote(b"a\"b\""), b"a\"b\"");
+        let quoted = parse_hit(&line("5", "\"UA 1\"", "", "", ""), &columns()).unwrap();
+        let bare = parse_hit(&line("5", "UA 1", "", "", ""), &columns()).unwrap();
+        assert_eq!(quoted.visitor, bare.visitor);
+    }
+}

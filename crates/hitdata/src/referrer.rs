@@ -1,0 +1,258 @@
+//! Search referrals: which referrers are an external search engine, and the keyword they carry.
+
+use crate::keyword;
+
+/// Search engines by the first label of their registrable domain, with the query parameters
+/// that carry the keyword, in the order they are tried.
+pub const ENGINES: &[(&str, &[&str])] = &[
+    ("google", &["q"]),
+    ("bing", &["q"]),
+    ("msn", &["q"]),
+    ("duckduckgo", &["q"]),
+    ("ask", &["q"]),
+    ("ecosia", &["q"]),
+    ("yahoo", &["p"]),
+    ("aol", &["q", "query"]),
+    ("baidu", &["wd", "word"]),
+    ("yandex", &["text"]),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SearchReferral {
+    /// The registrable domain, e.g. `google.co.uk`.
+    pub domain: String,
+    pub keyword: String,
+}
+
+/// The parts of an absolute http(s) URL this engine looks at.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    /// Lowercased, without userinfo, port or a trailing dot.
+    pub host: String,
+    pub query: &'a [u8],
+}
+
+/// Splits an absolute `http://` or `https://` URL (scheme case-insensitive); anything else is
+/// not a URL a referral can come from.
+pub fn parse_url(url: &[u8]) -> Option<UrlParts<'_>> {
+    let rest = strip_prefix_ignore_case(url, b"http://")
+        .or_else(|| strip_prefix_ignore_case(url, b"https://"))?;
+    let authority_end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host_port = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let host = match host_port.iter().position(|&b| b == b':') {
+        Some(colon) => &host_port[..colon],
+        None => host_port,
+    };
+    let host = host.strip_suffix(b".").unwrap_or(host);
+    if host.is_empty() {
+        return None;
+    }
+    let after = &rest[authority_end..];
+    let after = &after[..after.iter().position(|&b| b == b'#').unwrap_or(after.len())];
+    let query = match after.iter().position(|&b| b == b'?') {
+        Some(q) => &after[q + 1..],
+        None => &[][..],
+    };
+    Some(UrlParts {
+        host: String::from_utf8_lossy(host).to_ascii_lowercase(),
+        query,
+    })
+}
+
+fn strip_prefix_ignore_case<'a>(value: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    (value.len() >= prefix.len() && value[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| &value[prefix.len()..])
+}
+
+/// The registrable domain of a host under the Public Suffix List (`www.google.co.uk` →
+/// `google.co.uk`), or `None` for a bare suffix or a name the list cannot place.
+pub fn registrable_domain(host: &str) -> Option<&str> {
+    psl::domain_str(host)
+}
+
+/// The value of the first occurrence of `name` in a query string, undecoded.
+fn first_value<'a>(query: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    query.split(|&b| b == b'&').find_map(|pair| {
+        let (key, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &[][..]),
+        };
+        (key == name.as_bytes()).then_some(value)
+    })
+}
+
+/// A search referral when `referrer` is an external search engine URL carrying a keyword. A
+/// referrer on the registrable domain of the hit's own `page_url` is site search: internal.
+pub fn search_referral(referrer: &[u8], page_url: &[u8]) -> Option<SearchReferral> {
+    let url = parse_url(referrer)?;
+    // The Public Suffix List lookup is the costly step; most referrers never need it.
+    if !url.host.split('.').any(|label| engine(label).is_some()) {
+        return None;
+    }
+    let domain = registrable_domain(&url.host)?;
+    let parameters = engine(domain.split('.').next()?)?;
+    let page_host = parse_url(page_url).map(|page| page.host);
+    if page_host.as_deref().and_then(registrable_domain) == Some(domain) {
+        return None;
+    }
+    let keyword = parameters
+        .iter()
+        .filter_map(|name| first_value(url.query, name))
+        .find_map(keyword::normalize)?;
+    Some(SearchReferral {
+        domain: domain.to_owned(),
+        keyword,
+    })
+}
+
+fn engine(label: &str) -> Option<&'static [&'static str]> {
+    ENGINES
+        .iter()
+        .find(|(engine, _)| *engine == label)
+        .map(|(_, parameters)| *parameters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn referral(referrer: &str, page: Option<&str>) -> Option<(String, String)> {
+        let page_url = page.map(|domain| format!("http://www.{domain}/product?id=1"));
+        search_referral(
+            referrer.as_bytes(),
+            page_url.as_deref().unwrap_or("").as_bytes(),
+        )
+        .map(|r| (r.domain, r.keyword))
+    }
+
+    fn some(domain: &str, keyword: &str) -> Option<(String, String)> {
+        Some((domain.into(), keyword.into()))
+    }
+
+    #[test]
+    fn engines_report_their_registrable_domain() {
+        assert_eq!(
+            referral("http://www.google.com/search?q=Ipod", None),
+            some("google.com", "ipod")
+        );
+        assert_eq!(
+            referral("https://search.yahoo.com/search?p=cd+player", None),
+            some("yahoo.com", "cd player")
+        );
+        assert_eq!(
+            referral("http://www.google.co.uk/search?hl=en&q=zune", None),
+            some("google.co.uk", "zune")
+        );
+        assert_eq!(
+            referral("http://www.bing.com/search?q=Zune&go=", None),
+            some("bing.com", "zune")
+        );
+        assert_eq!(
+            referral("https://duckduckgo.com/?q=ipod", None),
+            some("duckduckgo.com", "ipod")
+        );
+        assert_eq!(
+            referral(
+                "http://yandex.ru/search/?text=%D0%BF%D0%BB%D0%B5%D0%B5%D1%80",
+                None
+            ),
+            some("yandex.ru", "плеер")
+        );
+    }
+
+    #[test]
+    fn parameters_are_tried_in_order_and_only_first_occurrences_count() {
+        assert_eq!(
+            referral("http://search.aol.com/aol/search?query=tv&q=radio", None),
+            some("aol.com", "radio")
+        );
+        assert_eq!(
+            referral("http://search.aol.com/aol/search?q=&query=tv", None),
+            some("aol.com", "tv")
+        );
+        assert_eq!(
+            referral("http://www.baidu.com/s?word=b&wd=a", None),
+            some("baidu.com", "a")
+        );
+        assert_eq!(
+            referral("http://www.baidu.com/s?wd=+&word=b", None),
+            some("baidu.com", "b")
+        );
+        assert_eq!(
+            referral("http://www.google.com/search?q=&q=second", None),
+            None
+        );
+    }
+
+    #[test]
+    fn no_keyword_means_no_referral() {
+        assert_eq!(referral("http://www.google.com/", None), None);
+        assert_eq!(referral("http://www.google.com/search?oq=ipod", None), None);
+        assert_eq!(referral("http://www.google.com/search?q=+%20", None), None);
+        assert_eq!(
+            referral("http://search.yahoo.com/search?q=ipod", None),
+            None
+        );
+    }
+
+    #[test]
+    fn other_sites_and_non_urls_are_not_search_engines() {
+        assert_eq!(
+            referral("http://www.esshopzilla.com/search?q=ipod", None),
+            None
+        );
+        assert_eq!(referral("http://google.example.com/?q=ipod", None), None);
+        assert_eq!(referral("ftp://www.google.com/?q=ipod", None), None);
+        assert_eq!(referral("www.google.com/search?q=ipod", None), None);
+        assert_eq!(referral("", None), None);
+    }
+
+    #[test]
+    fn a_referrer_on_the_pages_own_domain_is_internal() {
+        assert_eq!(
+            referral("http://www.google.com/search?q=ipod", Some("google.com")),
+            None
+        );
+        assert_eq!(
+            referral(
+                "http://www.google.com/search?q=ipod",
+                Some("esshopzilla.com")
+            ),
+            some("google.com", "ipod")
+        );
+    }
+
+    #[test]
+    fn urls_split_like_a_browser_would() {
+        let url = parse_url(b"HTTPS://user:pw@WWW.Google.COM.:443/s?q=a#frag?q=b").unwrap();
+        assert_eq!(url.host, "www.google.com");
+        assert_eq!(url.query, b"q=a");
+        assert_eq!(
+            parse_url(b"http://www.google.com/s#top?q=a").unwrap().query,
+            b""
+        );
+    }
+
+    #[test]
+    fn every_engine_is_recognised_whatever_the_case_of_its_host() {
+        for (engine, parameters) in ENGINES {
+            let url = format!(
+                "HTTP://WWW.{}.COM/s?{}=Find+Me",
+                engine.to_uppercase(),
+                parameters[0]
+            );
+            assert_eq!(
+                referral(&url, None),
+                some(&format!("{engine}.com"), "find me"),
+                "{url}"
+            );
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Revenue as exact decimals: parsed from product lists, summed without rounding, rounded half
+//! away from zero to cents only when written.
+
+use std::fmt;
+use std::ops::AddAssign;
+
+/// Fractional digits kept exactly. A field with more is not a plain decimal this engine can sum
+/// exactly, and is reported like any other malformed revenue.
+pub const MAX_FRACTION_DIGITS: u32 = 18;
+const SCALE: i128 = 10i128.pow(MAX_FRACTION_DIGITS);
+
+/// An exact amount in units of 10^-18.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Revenue(i128);
+
+impl Revenue {
+    pub const ZERO: Revenue = Revenue(0);
+
+    /// A plain decimal: optional sign, digits, optional fraction (`12`, `4.00`, `-3.5`, `.5`).
+    /// Surrounding whitespace is the caller's to trim.
+    pub fn parse(text: &str) -> Option<Revenue> {
+        let bytes = text.as_bytes();
+        let (negative, rest) = match bytes.first() {
+            Some(b'-') => (true, &bytes[1..]),
+            Some(b'+') => (false, &bytes[1..]),
+            _ => (false, bytes),
+        };
+        let (whole, fraction) = match rest.iter().position(|&b| b == b'.') {
+            Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
+            None => (rest, None),
+        };
+        let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+        let well_formed = match fraction {
+            None => !whole.is_empty() && digits(whole),
+            Some(fraction) => !fraction.is_empty() && digits(whole) && digits(fraction),
+        };
+        let fraction = fraction.unwrap_or(&[]);
+        if !well_formed || fraction.len() > MAX_FRACTION_DIGITS as usize {
+            return None;
+        }
+        let mut units: i128 = 0;
+        for &d in whole {
+            units = units.checked_mul(10)?.checked_add(i128::from(d - b'0'))?;
+        }
+        units = units.checked_mul(SCALE)?;
+        let mut place = SCALE;
+        for &d in fraction {
+            place /= 10;
+            units = units.checked_add(i128::from(d - b'0') * place)?;
+        }
+        Some(Revenue(if negative { -units } else { units }))
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    /// Whole cents, rounded half away from zero.
+    pub fn cents(self) -> i128 {
+        let unit = SCALE / 100;
+        let (quotient, remainder) = (self.0 / unit, self.0 % unit);
+        if remainder.abs() * 2 >= unit {
+            quotient + self.0.signum()
+        } else {
+            quotient
+        }
+    }
+
+    pub fn checked_add(self, other: Revenue) -> Option<Revenue> {
+        self.0.checked_add(other.0).map(Revenue)
+    }
+}
+
+impl AddAssign for Revenue {
+    fn add_assign(&mut self, other: Revenue) {
+        self.0 = self.0.saturating_add(other.0);
+    }
+}
+
+/// Two decimals, rounded half away from zero: `480.00`, `-0.05`.
+impl fmt::Display for Revenue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cents = self.cents();
+        let sign = if cents < 0 { "-" } else { "" };
+        let cents = cents.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", cents / 100, cents % 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(text: &str) -> Revenue {
+        Revenue::parse(text).unwrap_or_else(|| panic!("{text} should parse"))
+    }
+
+    #[test]
+    fn plain_decimals_parse_exactly() {
+        assert_eq!(r("12").to_string(), "12.00");
+        assert_eq!(r("4.00").to_string(), "4.00");
+        assert_eq!(r("-3.5").to_string(), "-3.50");
+        assert_eq!(r(".5").to_string(), "0.50");
+        assert_eq!(r("+7.25").to_string(), "7.25");
+        assert_eq!(r("0.000000000000000001"), Revenue(1));
+    }
+
+    #[test]
+    fn anything_else_is_not_a_plain_decimal() {
+        for bad in [
+            "",
+            "-",
+            ".",
+            "12.",
+            "1e3",
+            "1,5",
+            " 12",
+            "12 ",
+            "$12",
+            "--1",
+            "0x10",
+            "1.2.3",
+            "١٢",
+            "0.0000000000000000001",
+        ] {
+            assert_eq!(Revenue::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sums_stay_exact_until_written() {
+        let mut total = Revenue::ZERO;
+        for _ in 0..3 {
+            total += r("0.005");
+        }
+        assert_eq!(
+            total.to_string(),
+            "0.02",
+            "0.015 rounds half away from zero"
+        );
+        let mut thirds = Revenue::ZERO;
+        for _ in 0..3 {
+            thirds += r("0.333333333333333333");
+        }
+        assert_eq!(thirds.to_string(), "1.00");
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(r("2.345").to_string(), "2.35");
+        assert_eq!(r("2.3449").to_string(), "2.34");
+        assert_eq!(r("-2.345").to_string(), "-2.35");
+        assert_eq!(r("0.004").to_string(), "0.00");
+        assert_eq!(r("0.995").to_string(), "1.00");
+    }
+}
