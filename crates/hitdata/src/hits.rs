@@ -78,13 +78,16 @@ pub enum Rejection {
     BadHitTime,
 }
 
-/// A hit, reduced to what sessions and revenue need.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+/// The fields of one row the rules read, borrowed from the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields<'a> {
     pub time: i64,
-    pub visitor: Vec<u8>,
-    pub referral: Option<SearchReferral>,
-    pub purchase: Option<Purchase>,
+    pub ip: &'a [u8],
+    pub user_agent: &'a [u8],
+    pub event_list: &'a [u8],
+    pub page_url: &'a [u8],
+    pub product_list: &'a [u8],
+    pub referrer: &'a [u8],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,43 +97,46 @@ pub struct Purchase {
     pub malformed: Vec<String>,
 }
 
-/// Parses one data line (its end of line included or not).
-pub fn parse_hit(line: &[u8], columns: &Columns) -> Result<Hit, Rejection> {
+/// Splits one data line (its end of line included or not) into the needed fields.
+pub fn split_fields<'a>(line: &'a [u8], columns: &Columns) -> Result<Fields<'a>, Rejection> {
     let line = trim_line_end(line);
     let mut fields: [&[u8]; 7] = [&[]; 7];
     let mut count = 0;
-    for field in line.split(|&b| b == b'\t') {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\t', line).chain(std::iter::once(line.len())) {
         if let Some(Some(slot)) = columns.slot_of.get(count) {
-            fields[*slot] = unquote(field);
+            fields[*slot] = unquote(&line[start..end]);
         }
         count += 1;
+        start = end + 1;
     }
     if count < columns.count {
         return Err(Rejection::TooFewFields);
     }
-    let time = parse_integer(fields[TIME]).ok_or(Rejection::BadHitTime)?;
-
-    // Decoded lossily like every text field, so a visitor is the same pair of strings that a
-    // text-based reader (Spark) would see.
-    let (ip, agent) = (
-        String::from_utf8_lossy(fields[IP]),
-        String::from_utf8_lossy(fields[USER_AGENT]),
-    );
-    let mut visitor = Vec::with_capacity(ip.len() + 1 + agent.len());
-    visitor.extend_from_slice(ip.as_bytes());
-    visitor.push(b'\t');
-    visitor.extend_from_slice(agent.as_bytes());
-
-    let (referrer, page_url) = (
-        String::from_utf8_lossy(fields[REFERRER]),
-        String::from_utf8_lossy(fields[PAGE_URL]),
-    );
-    Ok(Hit {
-        time,
-        visitor,
-        referral: referrer::search_referral(referrer.as_bytes(), page_url.as_bytes()),
-        purchase: is_purchase(fields[EVENTS]).then(|| purchase(fields[PRODUCTS])),
+    Ok(Fields {
+        time: parse_integer(fields[TIME]).ok_or(Rejection::BadHitTime)?,
+        ip: fields[IP],
+        user_agent: fields[USER_AGENT],
+        event_list: fields[EVENTS],
+        page_url: fields[PAGE_URL],
+        product_list: fields[PRODUCTS],
+        referrer: fields[REFERRER],
     })
+}
+
+/// The row's search referral, its text decoded lossily first as every text field is.
+pub fn search_referral_of(fields: &Fields<'_>) -> Option<SearchReferral> {
+    if !referrer::may_be_search_engine(fields.referrer) {
+        return None;
+    }
+    let referrer = lossy(fields.referrer);
+    let page_url = lossy(fields.page_url);
+    referrer::search_referral(&referrer, &page_url)
+}
+
+/// The row's purchase, when its events include one.
+pub fn purchase_of(fields: &Fields<'_>) -> Option<Purchase> {
+    is_purchase(fields.event_list).then(|| purchase(fields.product_list))
 }
 
 /// True when one of the comma-separated event ids, trimmed, is exactly `1`.
@@ -158,6 +164,10 @@ pub fn purchase(product_list: &[u8]) -> Purchase {
         }
     }
     Purchase { revenue, malformed }
+}
+
+fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    crate::block::lossy(bytes)
 }
 
 fn parse_integer(field: &[u8]) -> Option<i64> {
@@ -212,35 +222,35 @@ mod tests {
         let header =
             b"\"referrer\"\tproduct_list\tpage_url\tevent_list\tuser_agent\tip\thit_time_gmt\n";
         let columns = Columns::from_header(header).unwrap();
-        let hit = parse_hit(
+        let fields = split_fields(
             b"http://www.bing.com/?q=x\t\t\t1\tUA\t1.2.3.4\t42\n",
             &columns,
         )
         .unwrap();
-        assert_eq!(hit.time, 42);
-        assert_eq!(hit.visitor, b"1.2.3.4\tUA");
-        assert_eq!(hit.referral.unwrap().keyword, "x");
+        assert_eq!(fields.time, 42);
+        assert_eq!(
+            (fields.ip, fields.user_agent),
+            (&b"1.2.3.4"[..], &b"UA"[..])
+        );
+        assert_eq!(search_referral_of(&fields).unwrap().keyword, "x");
     }
 
     #[test]
     fn a_search_referral_and_a_purchase_are_recognised() {
-        let hit = parse_hit(
-            &line(
-                "1254033280",
-                "Mozilla/5.0",
-                "2,1",
-                "Electronics;Ipod;1;290;,Electronics;Case;2;;",
-                "http://www.google.com/search?q=Ipod",
-            ),
-            &columns(),
-        )
-        .unwrap();
-        let referral = hit.referral.unwrap();
+        let text = line(
+            "1254033280",
+            "Mozilla/5.0",
+            "2,1",
+            "Electronics;Ipod;1;290;,Electronics;Case;2;;",
+            "http://www.google.com/search?q=Ipod",
+        );
+        let fields = split_fields(&text, &columns()).unwrap();
+        let referral = search_referral_of(&fields).unwrap();
         assert_eq!(
             (referral.domain.as_str(), referral.keyword.as_str()),
             ("google.com", "ipod")
         );
-        assert_eq!(hit.purchase.unwrap().revenue.to_string(), "290.00");
+        assert_eq!(purchase_of(&fields).unwrap().revenue.to_string(), "290.00");
     }
 
     #[test]
@@ -269,16 +279,19 @@ mod tests {
     #[test]
     fn short_rows_and_bad_times_are_rejected() {
         assert_eq!(
-            parse_hit(b"1254033280\tonly\ttwo\n", &columns()),
+            split_fields(b"1254033280\tonly\ttwo\n", &columns()),
             Err(Rejection::TooFewFields)
         );
-        assert_eq!(parse_hit(b"\n", &columns()), Err(Rejection::TooFewFields));
         assert_eq!(
-            parse_hit(&line("12.5", "UA", "", "", ""), &columns()),
+            split_fields(b"\n", &columns()),
+            Err(Rejection::TooFewFields)
+        );
+        assert_eq!(
+            split_fields(&line("12.5", "UA", "", "", ""), &columns()),
             Err(Rejection::BadHitTime)
         );
         assert_eq!(
-            parse_hit(&line("", "UA", "", "", ""), &columns()),
+            split_fields(&line("", "UA", "", "", ""), &columns()),
             Err(Rejection::BadHitTime)
         );
     }
@@ -289,8 +302,10 @@ mod tests {
         assert_eq!(unquote(b"\"\"quoted\"\""), b"\"quoted\"");
         assert_eq!(unquote(b"\""), b"\"");
         assert_eq!(unquote(b"a\"b\""), b"a\"b\"");
-        let quoted = parse_hit(&line("5", "\"UA 1\"", "", "", ""), &columns()).unwrap();
-        let bare = parse_hit(&line("5", "UA 1", "", "", ""), &columns()).unwrap();
-        assert_eq!(quoted.visitor, bare.visitor);
+        let quoted_line = line("5", "\"UA 1\"", "", "", "");
+        let bare_line = line("5", "UA 1", "", "", "");
+        let quoted = split_fields(&quoted_line, &columns()).unwrap();
+        let bare = split_fields(&bare_line, &columns()).unwrap();
+        assert_eq!(quoted.user_agent, bare.user_agent);
     }
 }

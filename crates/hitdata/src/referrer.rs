@@ -112,6 +112,27 @@ pub fn search_referral(referrer: &[u8], page_url: &[u8]) -> Option<SearchReferra
     })
 }
 
+/// A cheap test on the raw field, without allocating: could it name an engine at all? True for
+/// every referrer [`search_referral`] could accept, whatever its case; false for most others.
+pub fn may_be_search_engine(referrer: &[u8]) -> bool {
+    let Some(rest) = strip_prefix_ignore_case(referrer, b"http://")
+        .or_else(|| strip_prefix_ignore_case(referrer, b"https://"))
+    else {
+        return false;
+    };
+    let authority_end = memchr::memchr3(b'/', b'?', b'#', rest).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host = match memchr::memrchr(b'@', authority) {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    host.split(|&b| b == b'.' || b == b':').any(|label| {
+        ENGINES
+            .iter()
+            .any(|(engine, _)| label.eq_ignore_ascii_case(engine.as_bytes()))
+    })
+}
+
 fn engine(label: &str) -> Option<&'static [&'static str]> {
     ENGINES
         .iter()
@@ -238,6 +259,26 @@ mod tests {
             parse_url(b"http://www.google.com/s#top?q=a").unwrap().query,
             b""
         );
+    }
+
+    #[test]
+    fn the_prefilter_lets_every_engine_through_and_stops_the_rest() {
+        for url in [
+            "http://WWW.GOOGLE.CO.UK/s?q=a",
+            "https://user@search.Yahoo.com:80/?p=a",
+            "HTTPS://yandex.ru/?text=a",
+        ] {
+            assert!(may_be_search_engine(url.as_bytes()), "{url}");
+        }
+        for url in [
+            "",
+            "http://www.esshopzilla.com/?q=a",
+            "ftp://google.com/",
+            "http://googlex.com/",
+            "http://x.com/google",
+        ] {
+            assert!(!may_be_search_engine(url.as_bytes()), "{url}");
+        }
     }
 
     #[test]

@@ -8,12 +8,12 @@
 //! plus a visit gap can get no hit that joins its visit, and is dropped: memory holds open
 //! visits and the window's hits, not the file.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::VecDeque;
 
+use hashbrown::{HashMap, HashTable};
 use thiserror::Error;
 
-use crate::hits::Hit;
+use crate::block::{NO_REFERRAL, ParsedBlock};
 use crate::referrer::SearchReferral;
 use crate::revenue::Revenue;
 
@@ -39,13 +39,14 @@ type ReferralId = u32;
 struct Pending {
     time: i64,
     line: u64,
-    referral: Option<ReferralId>,
+    referral: ReferralId,
     revenue: Option<Revenue>,
 }
 
 #[derive(Debug, Default)]
 struct Visitor {
-    queue: BinaryHeap<Reverse<Pending>>,
+    /// Hits not yet final, in (time, line) order.
+    queue: VecDeque<Pending>,
     last_time: Option<i64>,
     current: Option<ReferralId>,
 }
@@ -54,7 +55,7 @@ struct Visitor {
 #[derive(Debug, Default)]
 pub struct Attribution {
     referrals: Vec<SearchReferral>,
-    ids: HashMap<SearchReferral, ReferralId>,
+    ids: HashMap<SearchReferral, ReferralId, foldhash::fast::RandomState>,
     revenue: Vec<Revenue>,
     pub purchases: u64,
     pub attributed: Revenue,
@@ -62,14 +63,14 @@ pub struct Attribution {
 }
 
 impl Attribution {
-    fn id(&mut self, referral: SearchReferral) -> ReferralId {
-        if let Some(id) = self.ids.get(&referral) {
+    fn id(&mut self, referral: &SearchReferral) -> ReferralId {
+        if let Some(id) = self.ids.get(referral) {
             return *id;
         }
         let id = ReferralId::try_from(self.referrals.len()).expect("fewer than 2^32 keywords");
         self.referrals.push(referral.clone());
         self.revenue.push(Revenue::ZERO);
-        self.ids.insert(referral, id);
+        self.ids.insert(referral.clone(), id);
         id
     }
 
@@ -94,7 +95,7 @@ pub struct Sessions {
     window: i64,
     newest: i64,
     hits: u64,
-    visitors: HashMap<Vec<u8>, Visitor>,
+    visitors: HashTable<(Box<[u8]>, u64, Visitor)>,
     pub attribution: Attribution,
     pub peak_open_visitors: usize,
 }
@@ -105,39 +106,62 @@ impl Sessions {
             window: disorder_window_seconds.max(0),
             newest: i64::MIN,
             hits: 0,
-            visitors: HashMap::new(),
+            visitors: HashTable::new(),
             attribution: Attribution::default(),
             peak_open_visitors: 0,
         }
     }
 
-    /// Takes the next hit of the file; `line` is its line number.
-    pub fn add(&mut self, line: u64, hit: Hit) -> Result<(), TooLate> {
-        // Every hit settled so far is at or before this bound; a hit below it could belong
-        // before them, or to a visitor already dropped.
-        if hit.time < self.newest.saturating_sub(self.window) {
-            return Err(TooLate {
-                line,
+    /// Takes the next block of the file, whose first line is `first_line`; blocks must come in
+    /// file order.
+    pub fn add_block(&mut self, block: &ParsedBlock, first_line: u64) -> Result<(), TooLate> {
+        let ids: Vec<ReferralId> = block
+            .referrals
+            .iter()
+            .map(|r| self.attribution.id(r))
+            .collect();
+        for hit in &block.hits {
+            // Every hit settled so far is at or before this bound; a hit below it could belong
+            // before them, or to a visitor already dropped.
+            let line = first_line + hit.line;
+            if hit.time < self.newest.saturating_sub(self.window) {
+                return Err(TooLate {
+                    line,
+                    time: hit.time,
+                    window: self.window,
+                });
+            }
+            self.newest = self.newest.max(hit.time);
+            let settled = self.newest.saturating_sub(self.window);
+            let key = block.key(hit);
+            let entry =
+                self.visitors
+                    .entry(hit.key_hash, |(k, _, _)| **k == *key, |(_, hash, _)| *hash);
+            let (_, _, visitor) = entry
+                .or_insert_with(|| (key.into(), hit.key_hash, Visitor::default()))
+                .into_mut();
+            let pending = Pending {
                 time: hit.time,
-                window: self.window,
-            });
-        }
-        self.newest = self.newest.max(hit.time);
-        let referral = hit.referral.map(|r| self.attribution.id(r));
-        let revenue = hit.purchase.map(|p| p.revenue);
-        let visitor = self.visitors.entry(hit.visitor).or_default();
-        visitor.queue.push(Reverse(Pending {
-            time: hit.time,
-            line,
-            referral,
-            revenue,
-        }));
-        let settled = self.newest.saturating_sub(self.window);
-        apply_settled(visitor, settled, &mut self.attribution);
+                line,
+                referral: if hit.referral == NO_REFERRAL {
+                    NO_REFERRAL
+                } else {
+                    ids[hit.referral as usize]
+                },
+                revenue: hit.revenue,
+            };
+            if visitor.queue.back().is_none_or(|last| *last <= pending) {
+                visitor.queue.push_back(pending);
+            } else {
+                let at = visitor.queue.partition_point(|p| *p <= pending);
+                visitor.queue.insert(at, pending);
+            }
+            apply_settled(visitor, settled, &mut self.attribution);
 
-        self.hits += 1;
-        if self.hits.is_multiple_of(SWEEP_EVERY_HITS) {
-            self.sweep();
+            self.hits += 1;
+            if self.hits.is_multiple_of(SWEEP_EVERY_HITS) {
+                self.sweep();
+            }
         }
         Ok(())
     }
@@ -148,7 +172,7 @@ impl Sessions {
         let settled = self.newest.saturating_sub(self.window);
         let closed_before = settled.saturating_sub(VISIT_GAP_SECONDS);
         let attribution = &mut self.attribution;
-        self.visitors.retain(|_, visitor| {
+        self.visitors.retain(|(_, _, visitor)| {
             apply_settled(visitor, settled, attribution);
             !(visitor.queue.is_empty() && visitor.last_time.is_some_and(|t| t < closed_before))
         });
@@ -157,7 +181,7 @@ impl Sessions {
     /// End of input: every waiting hit is final.
     pub fn finish(mut self) -> (Attribution, usize) {
         self.peak_open_visitors = self.peak_open_visitors.max(self.visitors.len());
-        for visitor in self.visitors.values_mut() {
+        for (_, _, visitor) in self.visitors.iter_mut() {
             apply_settled(visitor, i64::MAX, &mut self.attribution);
         }
         (self.attribution, self.peak_open_visitors)
@@ -165,12 +189,8 @@ impl Sessions {
 }
 
 fn apply_settled(visitor: &mut Visitor, settled: i64, attribution: &mut Attribution) {
-    while visitor
-        .queue
-        .peek()
-        .is_some_and(|Reverse(p)| p.time <= settled)
-    {
-        let Some(Reverse(hit)) = visitor.queue.pop() else {
+    while visitor.queue.front().is_some_and(|p| p.time <= settled) {
+        let Some(hit) = visitor.queue.pop_front() else {
             break;
         };
         if visitor
@@ -179,8 +199,8 @@ fn apply_settled(visitor: &mut Visitor, settled: i64, attribution: &mut Attribut
         {
             visitor.current = None;
         }
-        if hit.referral.is_some() {
-            visitor.current = hit.referral;
+        if hit.referral != NO_REFERRAL {
+            visitor.current = Some(hit.referral);
         }
         if let Some(revenue) = hit.revenue {
             attribution.purchases += 1;
@@ -199,7 +219,7 @@ fn apply_settled(visitor: &mut Visitor, settled: i64, attribution: &mut Attribut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hits::Purchase;
+    use crate::block::key_hasher;
 
     /// (time, visitor, search referral, purchase revenue) per hit, in file order.
     type GivenHit = (
@@ -215,20 +235,21 @@ mod tests {
 
     fn run(given: Given, window: i64) -> Result<Vec<(String, String, String)>, TooLate> {
         let mut sessions = Sessions::new(window);
+        // One block per hit, so blocks, not only hits within a block, are exercised in order.
         for (i, (time, visitor, referral, revenue)) in given.hits.into_iter().enumerate() {
-            let hit = Hit {
+            let mut block = ParsedBlock::default();
+            block.push(
+                &key_hasher(),
+                0,
                 time,
-                visitor: visitor.as_bytes().to_vec(),
-                referral: referral.map(|(domain, keyword)| SearchReferral {
+                &[visitor.as_bytes()],
+                referral.map(|(domain, keyword)| SearchReferral {
                     domain: domain.into(),
                     keyword: keyword.into(),
                 }),
-                purchase: revenue.map(|r| Purchase {
-                    revenue: Revenue::parse(r).unwrap(),
-                    malformed: vec![],
-                }),
-            };
-            sessions.add(i as u64 + 2, hit)?;
+                revenue.map(|r| Revenue::parse(r).unwrap()),
+            );
+            sessions.add_block(&block, i as u64 + 2)?;
         }
         let (attribution, _) = sessions.finish();
         Ok(attribution

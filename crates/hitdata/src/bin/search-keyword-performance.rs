@@ -1,22 +1,24 @@
 //! search-keyword-performance INPUT --out-dir DIR [--date YYYY-MM-DD] [--max-disorder SECONDS]
+//!                            [--threads N]
 //!
 //! Writes `<DIR>/<date>_SearchKeywordPerformance.tab` and prints a JSON summary on stderr.
 //! INPUT `-` reads standard input.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hitdata::{DEFAULT_DISORDER_SECONDS, analyze, report};
+use hitdata::{DEFAULT_DISORDER_SECONDS, Options, analyze, analyze_file, report};
 
-const USAGE: &str = "usage: search-keyword-performance INPUT --out-dir DIR [--date YYYY-MM-DD] [--max-disorder SECONDS]";
+const USAGE: &str = "usage: search-keyword-performance INPUT --out-dir DIR [--date YYYY-MM-DD] [--max-disorder SECONDS] [--threads N]";
 
 struct Arguments {
     input: String,
     out_dir: PathBuf,
     date: String,
     max_disorder: i64,
+    threads: Option<usize>,
 }
 
 fn parse_arguments() -> Result<Arguments, String> {
@@ -24,6 +26,7 @@ fn parse_arguments() -> Result<Arguments, String> {
     let mut out_dir = None;
     let mut date = None;
     let mut max_disorder = DEFAULT_DISORDER_SECONDS;
+    let mut threads = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -44,6 +47,16 @@ fn parse_arguments() -> Result<Arguments, String> {
                     "--max-disorder {given:?} is not a number of seconds"
                 ))?;
             }
+            "--threads" => {
+                let given = value("--threads")?;
+                threads = Some(
+                    given
+                        .parse()
+                        .ok()
+                        .filter(|n: &usize| *n >= 1)
+                        .ok_or(format!("--threads {given:?} is not a positive number"))?,
+                );
+            }
             "-h" | "--help" => return Err(String::new()),
             other if input.is_none() && (other == "-" || !other.starts_with('-')) => {
                 input = Some(other.to_owned())
@@ -56,6 +69,7 @@ fn parse_arguments() -> Result<Arguments, String> {
         out_dir: out_dir.ok_or("--out-dir is required")?,
         date: date.unwrap_or_else(today_utc),
         max_disorder,
+        threads,
     })
 }
 
@@ -106,24 +120,24 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let input: Box<dyn Read> = if arguments.input == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        match File::open(&arguments.input) {
-            Ok(file) => Box::new(file),
-            Err(err) => {
-                eprintln!(
-                    "search-keyword-performance: cannot open {}: {err}",
-                    arguments.input
-                );
-                return ExitCode::FAILURE;
-            }
-        }
+    let defaults = Options::default();
+    let options = Options {
+        max_disorder_seconds: arguments.max_disorder,
+        threads: arguments.threads.unwrap_or(defaults.threads),
+        ..defaults
     };
-    let result = match analyze(
-        BufReader::with_capacity(1 << 20, input),
-        arguments.max_disorder,
-    ) {
+    let path = PathBuf::from(&arguments.input);
+    let analyzed = if arguments.input == "-" {
+        analyze(io::stdin(), options)
+    } else if path.is_file() {
+        analyze_file(&path, options)
+    } else {
+        // A pipe or a device cannot be mapped: stream it.
+        File::open(&path)
+            .map_err(hitdata::EngineError::from)
+            .and_then(|file| analyze(file, options))
+    };
+    let result = match analyzed {
         Ok(result) => result,
         Err(err) => {
             eprintln!("search-keyword-performance: {}: {err}", arguments.input);

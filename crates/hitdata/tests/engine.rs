@@ -1,0 +1,133 @@
+//! The engine as a whole: the same report whatever the thread count, block size or input path,
+//! and clear failures for bad input.
+
+use hitdata::generate::generate;
+use hitdata::{EngineError, Options, analyze, analyze_bytes, report};
+
+fn rendered(result: Result<hitdata::Report, EngineError>) -> String {
+    let report = result.expect("the engine accepts the input");
+    let mut out = Vec::new();
+    report::render(&report.rows, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn data(bytes: u64, seed: u64) -> Vec<u8> {
+    let mut data = Vec::new();
+    generate(&mut data, bytes, seed).unwrap();
+    data
+}
+
+#[test]
+fn threads_and_block_boundaries_do_not_change_the_report() {
+    let data = data(1_500_000, 3);
+    let reference = rendered(analyze_bytes(
+        &data,
+        Options {
+            threads: 1,
+            ..Options::default()
+        },
+    ));
+    assert!(reference.lines().count() > 20);
+
+    for threads in [1, 2, 3] {
+        for block_bytes in [1, 4096, 65_536, 1 << 22] {
+            let options = Options {
+                threads,
+                block_bytes,
+                ..Options::default()
+            };
+            assert_eq!(
+                rendered(analyze(&data[..], options)),
+                reference,
+                "stream, {threads} threads, {block_bytes} B blocks"
+            );
+            assert_eq!(
+                rendered(analyze_bytes(&data, options)),
+                reference,
+                "bytes, {threads} threads, {block_bytes} B blocks"
+            );
+        }
+    }
+}
+
+#[test]
+fn rows_and_rejections_are_counted_across_blocks() {
+    let data = b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer\n\
+        1\t1.1.1.1\tUA\t\t\t\thttp://www.google.com/?q=a\n\
+        short\n\
+        x\t1.1.1.1\tUA\t\t\t\t\n\
+        2\t1.1.1.1\tUA\t1\t\tA;B;1;2.5;,A;C;1;oops\t\n\
+        3\t1.1.1.1\tUA\t\t\t\t";
+    let options = Options {
+        threads: 2,
+        block_bytes: 8,
+        ..Options::default()
+    };
+
+    let report = analyze(&data[..], options).unwrap();
+
+    let summary = &report.summary;
+    assert_eq!(
+        (
+            summary.rows_read,
+            summary.rejected_too_few_fields,
+            summary.rejected_bad_hit_time
+        ),
+        (5, 1, 1)
+    );
+    assert_eq!((summary.purchases, summary.warnings), (1, 1));
+    assert_eq!(summary.warning_examples[0].line, 5);
+    assert_eq!(summary.attributed_revenue, "2.50");
+}
+
+#[test]
+fn a_line_too_far_out_of_order_names_its_line() {
+    let data = b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer\n\
+        10000\t1.1.1.1\tUA\t\t\t\t\n\
+        20000\t2.2.2.2\tUA\t\t\t\t\n\
+        100\t3.3.3.3\tUA\t\t\t\t\n";
+    let options = Options {
+        max_disorder_seconds: 600,
+        block_bytes: 16,
+        ..Options::default()
+    };
+
+    let err = analyze(&data[..], options).err().expect("refused");
+
+    assert!(
+        matches!(err, EngineError::OutOfOrder(ref late) if late.line == 4),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_header_without_the_needed_columns_is_refused() {
+    let err = analyze(&b"hit_time_gmt\tip\n1\t2\n"[..], Options::default())
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.to_string(),
+        "the header lacks the column(s) user_agent, event_list, page_url, product_list, referrer"
+    );
+    assert!(matches!(
+        analyze(&b""[..], Options::default()),
+        Err(EngineError::Header(_))
+    ));
+}
+
+#[test]
+fn invalid_utf8_is_decoded_lossily_not_fatal() {
+    let mut data =
+        b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer\n".to_vec();
+    data.extend_from_slice(
+        b"1\t1.1.1.1\tUA\xff\xfe\t\t\t\thttp://www.bing.com/?q=caf\xc3\xa9+\xff\n",
+    );
+    data.extend_from_slice(b"2\t1.1.1.1\tUA\xff\xfe\t1\t\tA;B;1;3\t\n");
+
+    let report = rendered(analyze(&data[..], Options::default()));
+
+    assert_eq!(
+        report,
+        "Search Engine Domain\tSearch Keyword\tRevenue\nbing.com\tcafé \u{fffd}\t3.00\n"
+    );
+}
