@@ -48,10 +48,11 @@ e2e-suites:
 	cargo test -p sluice-e2e -- --test-threads=1
 	$(VENV)/bin/pytest -q infra/local/tests
 
-bench: ## benchmarks: validation throughput, function init time, binary sizes
+bench: ## benchmarks: validation, function init and size, the ETL engine against PySpark
 	cargo bench -p records --bench validation
 	cargo build --release --bins
 	$(VENV)/bin/python bench/functions.py
+	$(VENV)/bin/python bench/etl.py
 
 deploy: ## build and deploy to AWS with SAM (needs AWS credentials)
 	$(VENV)/bin/sam build

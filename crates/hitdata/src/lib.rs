@@ -98,12 +98,7 @@ impl Default for Options {
 struct RawBlock<'a> {
     seq: u64,
     data: std::borrow::Cow<'a, [u8]>,
-    /// Where a borrowed block lies in its source, for releasing it once parsed.
-    span: (usize, usize),
 }
-
-/// Called with a block's span once it is parsed.
-type Release<'r> = &'r (dyn Fn(usize, usize) + Sync);
 
 /// Reads a whole export from a stream (a pipe, an S3 object body) and computes the report.
 pub fn analyze(input: impl Read + Send, options: Options) -> Result<Report, EngineError> {
@@ -113,7 +108,7 @@ pub fn analyze(input: impl Read + Send, options: Options) -> Result<Report, Engi
     let header_bytes = input.read_until(b'\n', &mut header)? as u64;
     let columns = Columns::from_header(&header)?;
     let read_error: Mutex<Option<io::Error>> = Mutex::new(None);
-    let (outcome, body_bytes) = run_pipeline(&columns, options, &|_, _| {}, |blocks, spent| {
+    let (outcome, body_bytes) = run_pipeline(&columns, options, |blocks, spent| {
         read_blocks(
             input,
             options.block_bytes.max(1),
@@ -130,51 +125,17 @@ pub fn analyze(input: impl Read + Send, options: Options) -> Result<Report, Engi
 
 /// Computes the report of an export already in memory: blocks are slices of it, never copied.
 pub fn analyze_bytes(data: &[u8], options: Options) -> Result<Report, EngineError> {
-    analyze_slice(data, options, &|_, _| {}, &|_, _| {})
-}
-
-/// Memory-maps a file and computes its report. Each block is faulted in with one call before
-/// it is parsed and dropped from memory after, so memory stays bounded like a stream's.
-pub fn analyze_file(path: &std::path::Path, options: Options) -> Result<Report, EngineError> {
-    let file = std::fs::File::open(path)?;
-    if file.metadata()?.len() == 0 {
-        return Err(HeaderError::Empty.into());
-    }
-    // SAFETY: mapped read-only and private; the engine does not support inputs rewritten while
-    // it reads them (a truncated file would fault, as with any mapping).
-    let map = unsafe { memmap2::Mmap::map(&file)? };
-    let populate = |offset: usize, len: usize| {
-        // Unsupported before Linux 5.14: pages then fault in one by one, as usual.
-        let _ = map.advise_range(memmap2::Advice::PopulateRead, offset, len);
-    };
-    let release = |offset: usize, len: usize| {
-        // SAFETY: the map is private and never written, so pages dropped here read back
-        // unchanged from the file if anything touches them again.
-        let _ =
-            unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
-    };
-    analyze_slice(&map, options, &populate, &release)
-}
-
-fn analyze_slice(
-    data: &[u8],
-    options: Options,
-    populate: Release<'_>,
-    release: Release<'_>,
-) -> Result<Report, EngineError> {
     let started = Instant::now();
     let header_end = memchr::memchr(b'\n', data).map_or(data.len(), |i| i + 1);
     let columns = Columns::from_header(&data[..header_end])?;
-    let (outcome, _) = run_pipeline(&columns, options, release, |blocks, _| {
+    let (outcome, _) = run_pipeline(&columns, options, |blocks, _| {
         let (mut seq, mut start) = (0u64, header_end);
         while start < data.len() {
             let cut = (start + options.block_bytes.max(1)).min(data.len());
             let end = memchr::memchr(b'\n', &data[cut..]).map_or(data.len(), |i| cut + i + 1);
-            populate(start, end - start);
             let block = RawBlock {
                 seq,
                 data: std::borrow::Cow::Borrowed(&data[start..end]),
-                span: (start, end - start),
             };
             if blocks.send(block).is_err() {
                 break;
@@ -191,18 +152,13 @@ type Applied = Result<(Sessions, Tally), TooLate>;
 
 /// Blocks from `source` are parsed on `options.threads` threads and applied in file order on
 /// the calling thread. Channels are bounded, so memory holds a few blocks, not the input.
-fn run_pipeline<'a, F>(
-    columns: &Columns,
-    options: Options,
-    release: Release<'_>,
-    source: F,
-) -> (Applied, u64)
+fn run_pipeline<'a, F>(columns: &Columns, options: Options, source: F) -> (Applied, u64)
 where
     F: FnOnce(SyncSender<RawBlock<'a>>, Receiver<Vec<u8>>) -> u64 + Send,
 {
     let threads = options.threads.max(1);
     let (raw_tx, raw_rx) = sync_channel::<RawBlock<'a>>(threads * 2);
-    let (spent_tx, spent_rx) = sync_channel::<Vec<u8>>(threads * 4);
+    let (spent_tx, spent_rx) = sync_channel::<Vec<u8>>(threads * 2);
     let (parsed_tx, parsed_rx) = sync_channel::<ParsedBlock>(threads * 2);
     let raw_rx = Arc::new(Mutex::new(raw_rx));
     std::thread::scope(|scope| {
@@ -210,7 +166,7 @@ where
         for _ in 0..threads {
             let (raw_rx, parsed_tx, spent_tx) =
                 (Arc::clone(&raw_rx), parsed_tx.clone(), spent_tx.clone());
-            scope.spawn(move || parse_blocks(&raw_rx, &parsed_tx, &spent_tx, columns, release));
+            scope.spawn(move || parse_blocks(&raw_rx, &parsed_tx, &spent_tx, columns));
         }
         drop(spent_tx);
         // Only the workers hold the ends: when the applying side stops early, workers stop on
@@ -318,7 +274,6 @@ fn read_blocks(
             let block = RawBlock {
                 seq,
                 data: std::borrow::Cow::Owned(data),
-                span: (0, 0),
             };
             if blocks.send(block).is_err() {
                 return total;
@@ -336,18 +291,14 @@ fn parse_blocks(
     parsed: &SyncSender<ParsedBlock>,
     spent: &SyncSender<Vec<u8>>,
     columns: &Columns,
-    release: Release<'_>,
 ) {
     let hasher = key_hasher();
     loop {
         let next = raw.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(block) = next else { return };
         let result = parse_block(block.seq, &block.data, columns, &hasher);
-        match block.data {
-            std::borrow::Cow::Owned(buffer) => {
-                let _ = spent.try_send(buffer);
-            }
-            std::borrow::Cow::Borrowed(_) => release(block.span.0, block.span.1),
+        if let std::borrow::Cow::Owned(buffer) = block.data {
+            let _ = spent.try_send(buffer);
         }
         if parsed.send(result).is_err() {
             return;

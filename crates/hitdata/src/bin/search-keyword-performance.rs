@@ -9,7 +9,7 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hitdata::{DEFAULT_DISORDER_SECONDS, Options, analyze, analyze_file, report};
+use hitdata::{DEFAULT_DISORDER_SECONDS, Options, analyze, report};
 
 const USAGE: &str = "usage: search-keyword-performance INPUT --out-dir DIR [--date YYYY-MM-DD] [--max-disorder SECONDS] [--threads N]";
 
@@ -126,14 +126,10 @@ fn main() -> ExitCode {
         threads: arguments.threads.unwrap_or(defaults.threads),
         ..defaults
     };
-    let path = PathBuf::from(&arguments.input);
     let analyzed = if arguments.input == "-" {
         analyze(io::stdin(), options)
-    } else if path.is_file() {
-        analyze_file(&path, options)
     } else {
-        // A pipe or a device cannot be mapped: stream it.
-        File::open(&path)
+        File::open(&arguments.input)
             .map_err(hitdata::EngineError::from)
             .and_then(|file| analyze(file, options))
     };
