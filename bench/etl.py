@@ -65,8 +65,8 @@ def main() -> None:
         print(f"hit-level ETL engine on {size / 1e9:.2f} GB of generated hits ({RUNS} runs each)")
         one = [engine(large, out_dir, 1, "0") for _ in range(RUNS)]
         two = [engine(large, out_dir, 2, "0,1") for _ in range(RUNS)]
-        print(f"  1 core  (1 parser thread):   {median_and_best([r for r, _ in one])}, peak RSS {max(m for _, m in one)} MB")
-        print(f"  2 cores (2 parser threads):  {median_and_best([r for r, _ in two])}, peak RSS {max(m for _, m in two)} MB")
+        print(f"  1 core  (1 worker thread):   {median_and_best([r for r, _ in one])}, peak RSS {max(m for _, m in one)} MB")
+        print(f"  2 cores (2 worker threads):  {median_and_best([r for r, _ in two])}, peak RSS {max(m for _, m in two)} MB")
         small_rss = max(engine(small, out_dir, 2, "0,1")[1] for _ in range(3))
         print(f"  peak RSS, 2 cores: {small_rss} MB on 100 MB, {max(m for _, m in two)} MB on 1 GB")
         engine(large, out_dir, 2, "0,1")
