@@ -1,15 +1,14 @@
 //! A block of whole lines parsed into compact hits, so blocks can be parsed on several threads
 //! and applied to visits in file order by one.
 
-use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use hashbrown::HashMap;
 
-use crate::Warning;
-use crate::hits::{self, Columns, Rejection};
+use crate::hits::{self, Columns, Rejection, lossy};
 use crate::referrer::SearchReferral;
 use crate::revenue::Revenue;
+use crate::{WARNING_EXAMPLES, Warning};
 
 /// The hasher of visitor keys: fixed, so every thread hashes a key the same way.
 pub type KeyHasher = foldhash::fast::FixedState;
@@ -19,9 +18,6 @@ pub fn key_hasher() -> KeyHasher {
 }
 
 pub const NO_REFERRAL: u32 = u32::MAX;
-
-/// Malformed revenue fields quoted per block; all are counted.
-const WARNING_EXAMPLES: usize = 20;
 
 #[derive(Debug, Clone, Copy)]
 pub struct CompactHit {
@@ -38,7 +34,6 @@ pub struct CompactHit {
 
 #[derive(Debug, Default)]
 pub struct ParsedBlock {
-    pub seq: u64,
     pub hits: Vec<CompactHit>,
     /// The visitors' keys (`ip<TAB>user_agent`, decoded lossily), back to back.
     pub keys: Vec<u8>,
@@ -97,21 +92,9 @@ impl ParsedBlock {
     }
 }
 
-/// Text fields are UTF-8, decoded lossily; valid text (nearly all of it) is not copied.
-pub fn lossy(bytes: &[u8]) -> Cow<'_, [u8]> {
-    if bytes.is_ascii() {
-        return Cow::Borrowed(bytes);
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(_) => Cow::Borrowed(bytes),
-        Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned().into_bytes()),
-    }
-}
-
 /// Parses `data`, whole lines; line numbers in the result count from 0 at the block's start.
-pub fn parse_block(seq: u64, data: &[u8], columns: &Columns, hasher: &KeyHasher) -> ParsedBlock {
+pub fn parse_block(data: &[u8], columns: &Columns, hasher: &KeyHasher) -> ParsedBlock {
     let mut block = ParsedBlock {
-        seq,
         hits: Vec::with_capacity(data.len() / 200),
         keys: Vec::with_capacity(data.len() / 3),
         ..ParsedBlock::default()

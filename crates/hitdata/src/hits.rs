@@ -1,6 +1,8 @@
 //! From a line of the hit-level export to a [`Hit`]: the header's column positions, the fields
 //! the engine needs, and what the hit means (a search referral, a purchase, or neither).
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
 use crate::referrer::{self, SearchReferral};
@@ -124,14 +126,10 @@ pub fn split_fields<'a>(line: &'a [u8], columns: &Columns) -> Result<Fields<'a>,
     })
 }
 
-/// The row's search referral, its text decoded lossily first as every text field is.
+/// The row's search referral, the referrer decoded lossily first as every text field is (the
+/// page URL is only read for its host, which URL parsing decodes).
 pub fn search_referral_of(fields: &Fields<'_>) -> Option<SearchReferral> {
-    if !referrer::may_be_search_engine(fields.referrer) {
-        return None;
-    }
-    let referrer = lossy(fields.referrer);
-    let page_url = lossy(fields.page_url);
-    referrer::search_referral(&referrer, &page_url)
+    referrer::search_referral(&lossy(fields.referrer), fields.page_url)
 }
 
 /// The row's purchase, when its events include one.
@@ -166,8 +164,15 @@ pub fn purchase(product_list: &[u8]) -> Purchase {
     Purchase { revenue, malformed }
 }
 
-fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    crate::block::lossy(bytes)
+/// Text fields are UTF-8, decoded lossily; valid text (nearly all of it) is not copied.
+pub fn lossy(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if bytes.is_ascii() {
+        return Cow::Borrowed(bytes);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Cow::Borrowed(bytes),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned().into_bytes()),
+    }
 }
 
 fn parse_integer(field: &[u8]) -> Option<i64> {

@@ -26,6 +26,9 @@ use crate::visits::{Sessions, TooLate};
 
 pub use visits::DEFAULT_DISORDER_SECONDS;
 
+/// Malformed revenue fields quoted in the summary; all of them are counted.
+pub(crate) const WARNING_EXAMPLES: usize = 20;
+
 /// Lines are handed to workers in blocks of about this size.
 pub const DEFAULT_BLOCK_BYTES: usize = 4 << 20;
 

@@ -12,10 +12,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use crate::block::{ParsedBlock, key_hasher, parse_block};
 use crate::hits::Columns;
 use crate::visits::Sessions;
-use crate::{EngineError, Options, Warning};
-
-/// Malformed revenue fields quoted in the summary; all of them are counted.
-const WARNING_EXAMPLES: usize = 20;
+use crate::{EngineError, Options, WARNING_EXAMPLES, Warning};
 
 /// Where blocks of whole lines come from.
 pub(crate) trait BlockSource<'a>: Send {
@@ -221,7 +218,7 @@ fn work<'a, S: BlockSource<'a>>(shared: &Shared<'_, S>) {
                 Err(err) => return fail(shared, EngineError::Read(err)),
             }
         };
-        let parsed = parse_block(seq, &data, shared.columns, &hasher);
+        let parsed = parse_block(&data, shared.columns, &hasher);
         if let Cow::Owned(buffer) = data {
             lock(shared.spares).push(buffer);
         }

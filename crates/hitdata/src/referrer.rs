@@ -91,11 +91,11 @@ fn first_value<'a>(query: &'a [u8], name: &str) -> Option<&'a [u8]> {
 /// A search referral when `referrer` is an external search engine URL carrying a keyword. A
 /// referrer on the registrable domain of the hit's own `page_url` is site search: internal.
 pub fn search_referral(referrer: &[u8], page_url: &[u8]) -> Option<SearchReferral> {
-    let url = parse_url(referrer)?;
     // The Public Suffix List lookup is the costly step; most referrers never need it.
-    if !url.host.split('.').any(|label| engine(label).is_some()) {
+    if !may_be_search_engine(referrer) {
         return None;
     }
+    let url = parse_url(referrer)?;
     let domain = registrable_domain(&url.host)?;
     let parameters = engine(domain.split('.').next()?)?;
     let page_host = parse_url(page_url).map(|page| page.host);

@@ -65,10 +65,6 @@ impl Revenue {
             quotient
         }
     }
-
-    pub fn checked_add(self, other: Revenue) -> Option<Revenue> {
-        self.0.checked_add(other.0).map(Revenue)
-    }
 }
 
 impl AddAssign for Revenue {

@@ -5,8 +5,6 @@ use thiserror::Error;
 pub enum ConfigError {
     #[error("environment variable {0} is required but not set")]
     Missing(&'static str),
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
 }
 
 pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
@@ -14,8 +12,4 @@ pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
         Ok(value) if !value.trim().is_empty() => Ok(value),
         _ => Err(ConfigError::Missing(name)),
     }
-}
-
-pub fn optional_env(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

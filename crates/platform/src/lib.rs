@@ -7,7 +7,7 @@ pub mod http;
 
 pub use aws::{StripEndpointPrefix, aws_config, is_local_endpoint};
 pub use aws_config::SdkConfig;
-pub use config::{ConfigError, optional_env, required_env};
+pub use config::{ConfigError, required_env};
 
 /// Structured logs: JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), text otherwise.
 pub fn init_tracing() {
