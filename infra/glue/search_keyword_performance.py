@@ -202,12 +202,17 @@ def format_revenue(amount: decimal.Decimal) -> str:
 
 
 def render(totals: dict[tuple[str, str], decimal.Decimal]) -> bytes:
-    rows = [(domain, keyword, amount) for (domain, keyword), amount in totals.items() if amount > 0]
-    rows.sort(key=lambda r: (r[1].encode(), ))
-    rows.sort(key=lambda r: r[0].encode())
-    rows.sort(key=lambda r: r[2], reverse=True)
+    rows = sorted(
+        ((domain, keyword, amount) for (domain, keyword), amount in totals.items() if amount > 0),
+        key=lambda r: (-r[2], r[0].encode(), r[1].encode()),
+    )
     lines = [REPORT_HEADER] + [f"{d}\t{k}\t{format_revenue(a)}\n" for d, k, a in rows]
     return "".join(lines).encode("utf-8")
+
+
+def add_credits(a: tuple, b: tuple) -> tuple:
+    """(revenue, malformed revenue fields, purchases), summed."""
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
 
 def compute(spark, input_path: str) -> tuple[bytes, dict]:
@@ -217,34 +222,38 @@ def compute(spark, input_path: str) -> tuple[bytes, dict]:
         spark.sparkContext.addPyFile(__file__)
     # Lines end at LF only (a CR before it is stripped), as in the Rust engine.
     lines = spark.read.text(input_path, lineSep="\n").rdd.map(lambda row: row.value).zipWithIndex()
-    first = lines.filter(lambda pair: pair[1] == 0).map(lambda pair: pair[0]).collect()
+    first = lines.take(1)
     if not first:
         raise ValueError("the input is empty: expected a header line")
-    count, index = header_columns(first[0])
+    count, index = header_columns(first[0][0])
 
     parsed = lines.filter(lambda pair: pair[1] > 0).map(
         lambda pair: (pair[1] + 1, parse_hit(pair[0], count, index))
     ).cache()
-    rejected = parsed.filter(lambda item: isinstance(item[1], str)).map(lambda item: (item[1], 1)).reduceByKey(
-        lambda a, b: a + b
-    ).collectAsMap()
+    kinds = parsed.map(lambda item: item[1] if isinstance(item[1], str) else "hit").countByValue()
     hits = parsed.filter(lambda item: not isinstance(item[1], str)).map(
         lambda item: (item[1][0], (item[1][1][0], item[0], item[1][1][1], item[1][1][2]))
     )
-    purchases = hits.groupByKey().flatMap(lambda visitor: sessionize(sorted(visitor[1], key=lambda h: (h[0], h[1]))))
-    credited = purchases.map(lambda p: (p[0], p[1][0])).reduceByKey(lambda a, b: a + b).collect()
-    warnings = purchases.map(lambda p: len(p[1][1])).sum()
+    # One pass over the grouped visits: per referral (or None), revenue, warnings and purchases.
+    credited = (
+        hits.groupByKey()
+        .flatMap(lambda visitor: sessionize(sorted(visitor[1], key=lambda h: (h[0], h[1]))))
+        .map(lambda p: (p[0], (p[1][0], len(p[1][1]), 1)))
+        .reduceByKey(add_credits)
+        .collect()
+    )
+    parsed.unpersist()
 
-    totals = {referral: amount for referral, amount in credited if referral is not None}
-    unattributed = sum((amount for referral, amount in credited if referral is None), decimal.Decimal(0))
+    totals = {referral: credit[0] for referral, credit in credited if referral is not None}
+    unattributed = sum((credit[0] for referral, credit in credited if referral is None), decimal.Decimal(0))
     summary = {
-        "rows_read": parsed.count(),
-        "rejected_too_few_fields": rejected.get("too_few_fields", 0),
-        "rejected_bad_hit_time": rejected.get("bad_hit_time", 0),
-        "purchases": purchases.count(),
+        "rows_read": sum(kinds.values()),
+        "rejected_too_few_fields": kinds.get("too_few_fields", 0),
+        "rejected_bad_hit_time": kinds.get("bad_hit_time", 0),
+        "purchases": sum(credit[2] for _, credit in credited),
         "attributed_revenue": format_revenue(sum(totals.values(), decimal.Decimal(0))),
         "unattributed_revenue": format_revenue(unattributed),
-        "warnings": int(warnings),
+        "warnings": sum(credit[1] for _, credit in credited),
     }
     return render(totals), summary
 
