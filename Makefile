@@ -48,11 +48,12 @@ e2e-suites:
 	cargo test -p sluice-e2e -- --test-threads=1
 	$(VENV)/bin/pytest -q infra/local/tests
 
-bench: ## benchmarks: validation, function init and size, the ETL engine against PySpark
+bench: ## benchmarks: validation, function init and size, the ETL engine against PySpark, the log bridge
 	cargo bench -p records --bench validation
-	cargo build --release --bins
+	cargo build --release --bins --examples
 	$(VENV)/bin/python bench/functions.py
 	$(VENV)/bin/python bench/etl.py
+	$(VENV)/bin/python bench/logs.py
 
 deploy: ## build and deploy to AWS with SAM (needs AWS credentials)
 	$(VENV)/bin/sam build

@@ -31,6 +31,10 @@ ENVIRONMENT = {
     "AWS_LAMBDA_LOG_FORMAT": "JSON",
     "RECORDS_TABLE": "bench-records",
     "INGEST_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench",
+    "LOGS_TOPICS": "app=bench-logs",
+    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19092",
+    "LOGS_APP_KEYS": "bench-app-key",
+    "LOGS_BUCKET": "bench-logs",
     "PATH": "/usr/bin:/bin",
 }
 

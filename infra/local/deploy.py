@@ -28,7 +28,22 @@ ARTIFACTS_BUCKET = "sluice-local-artifacts"
 ARTIFACT_KEY = "functions.zip"
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-LOCAL_PARAMETERS = {"RecordsUrlAuthType": "NONE"}
+KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+WATCH_URL = os.environ.get("SLUICE_WATCH_URL", "http://127.0.0.1:9000")
+# Local-only secrets: the local stack accepts this app key and JWTs signed with this secret.
+LOCAL_APP_KEY = "sluice-local-app-key"
+LOCAL_JWT_SECRET = "sluice-local-jwt-secret-not-for-production"
+APP_KEYS_PARAMETER = "/sluice/local/app-keys"
+LOCAL_PARAMETERS = {
+    "RecordsUrlAuthType": "NONE",
+    "MskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/sluice-local/"
+    "00000000-0000-0000-0000-000000000000-1",
+    "KafkaBootstrapServers": KAFKA_BOOTSTRAP,
+    "KafkaAuth": "plaintext",
+    "AppKeysParameterName": APP_KEYS_PARAMETER,
+    "LogsJwtAlgorithm": "HS256",
+    "LogsJwtKey": LOCAL_JWT_SECRET,
+}
 
 
 def client(service: str):
@@ -62,6 +77,33 @@ def upload_placeholder_artifact() -> None:
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("bootstrap", "served by cargo lambda watch\n")
     s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=ARTIFACT_KEY, Body=archive.getvalue())
+
+
+def put_app_keys() -> None:
+    client("ssm").put_parameter(
+        Name=APP_KEYS_PARAMETER, Value=LOCAL_APP_KEY, Type="SecureString", Overwrite=True
+    )
+
+
+def msk_mappings(stack_name: str) -> list[dict]:
+    """The stack's MSK event source mappings, for the local poller that plays them."""
+    lam = client("lambda")
+    mappings = []
+    for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
+        if not mapping["EventSourceArn"].startswith("arn:aws:kafka:"):
+            continue
+        function_name = mapping["FunctionArn"].rsplit(":", 1)[-1]
+        if not function_name.startswith(f"{stack_name}-"):
+            continue
+        group = (mapping.get("AmazonManagedKafkaEventSourceConfig") or {}).get("ConsumerGroupId")
+        mappings.append({
+            "function": function_name[len(stack_name) + 1:],
+            "topic": mapping["Topics"][0],
+            "group": group or mapping["UUID"],
+            "batch_size": mapping.get("BatchSize") or 100,
+            "source_arn": mapping["EventSourceArn"],
+        })
+    return mappings
 
 
 def deploy(stack_name: str) -> dict:
@@ -98,14 +140,17 @@ def function_environment(stack_name: str) -> dict[str, str]:
     return merged
 
 
-def write_env(path: Path, values: dict[str, str]) -> None:
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+def write_env(path: Path, values: dict[str, str], quoted: bool = False) -> None:
+    def value(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' if quoted else text
+    path.write_text("".join(f"{k}={value(v)}\n" for k, v in values.items()))
 
 
 def main() -> None:
     stack_name = os.environ.get("SLUICE_STACK_NAME", "sluice")
     LOCAL.mkdir(exist_ok=True)
     upload_placeholder_artifact()
+    put_app_keys()
     stack = deploy(stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
@@ -116,7 +161,8 @@ def main() -> None:
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
     }
-    write_env(LOCAL / "functions.env", {**aws, **function_environment(stack_name)})
+    # cargo lambda watch reads a dotenv file: values are quoted (LOGS_TOPICS holds '=').
+    write_env(LOCAL / "functions.env", {**aws, **function_environment(stack_name)}, quoted=True)
     write_env(
         LOCAL / "endpoints.env",
         {
@@ -125,8 +171,16 @@ def main() -> None:
             "RECORDS_URL": outputs["RecordsUrl"].rstrip("/"),
             "RECORDS_TABLE": outputs["RecordsTableName"],
             "INGEST_STATE_MACHINE_ARN": outputs["IngestRecordStateMachineArn"],
+            # `cargo lambda watch` serves the bridge the way the HTTP API route calls it.
+            "LOGS_URL": f"{WATCH_URL}/lambda-url/logs-bridge",
+            "LOGS_APP_KEY": LOCAL_APP_KEY,
+            "LOGS_JWT_SECRET": LOCAL_JWT_SECRET,
+            "LOGS_BUCKET": outputs["LogsBucketName"],
+            "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
         },
     )
+    mappings = msk_mappings(stack_name)
+    (LOCAL / "msk-mappings.json").write_text(json.dumps(mappings, indent=2))
     print(f"deployed stack {stack_name}: {json.dumps(outputs)}")
 
 

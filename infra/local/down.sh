@@ -2,7 +2,7 @@
 # Stops exactly what up.sh started: the process groups recorded in .local/*.pid.
 set -uo pipefail
 local_dir="$(cd "$(dirname "$0")/../.." && pwd)/.local"
-for name in watch moto; do
+for name in poller watch kafka moto; do
     pid_file="$local_dir/$name.pid"
     [[ -f "$pid_file" ]] || continue
     pid="$(cat "$pid_file")"
@@ -16,4 +16,5 @@ for name in watch moto; do
     fi
     rm -f "$pid_file"
 done
-rm -f "$local_dir/endpoints.env" "$local_dir/functions.env"
+rm -f "$local_dir/endpoints.env" "$local_dir/functions.env" "$local_dir/msk-mappings.json"
+rm -rf "$local_dir/msk-deliveries"

@@ -9,7 +9,9 @@ operations. This process starts moto's server after patching, in process:
 - StartExecution without a name gets a unique one instead of the literal "None";
 - state machines created by CloudFormation land in the executing backend with their
   DefinitionSubstitutions applied;
-- EventBridge delivers to Lambda, SNS and Step Functions targets.
+- EventBridge delivers to Lambda, SNS and Step Functions targets;
+- event source mappings on MSK clusters are accepted and listed (the local MSK poller plays
+  the mapping's part against the local Kafka broker).
 
 Function names map to binaries by the stack's naming rule: `<stack>-<binary>`.
 """
@@ -254,6 +256,48 @@ def patch_eventbridge() -> None:
     Rule.send_to_targets = send_to_targets
 
 
+def accept_msk_event_sources() -> None:
+    """moto only maps SQS, DynamoDB and Kinesis sources; an MSK cluster ARN is stored as given."""
+    from moto.awslambda.models import EventSourceMapping, LambdaBackend
+
+    class MskEventSourceMapping(EventSourceMapping):
+        # moto validates the source type and batch size only for the sources it knows.
+        __module__ = EventSourceMapping.__module__  # moto's model registry keys on it
+
+        @property
+        def event_source_arn(self) -> str:
+            return self._event_source_arn
+
+        @event_source_arn.setter
+        def event_source_arn(self, arn: str) -> None:
+            self._event_source_arn = arn
+
+        @property
+        def batch_size(self) -> int:
+            return self._batch_size
+
+        @batch_size.setter
+        def batch_size(self, size) -> None:
+            self._batch_size = int(size or 100)
+
+    original = LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self, spec):
+        if not str(spec.get("EventSourceArn", "")).startswith("arn:aws:kafka:"):
+            return original(self, spec)
+        function = self._lambdas.get_function_by_name_or_arn_with_qualifier(spec["FunctionName"])
+        spec.update({
+            "FunctionArn": function.function_arn,
+            "RegionName": self.region_name,
+            "AccountId": self.account_id,
+        })
+        mapping = MskEventSourceMapping(spec)
+        self._event_source_mappings[mapping.uuid] = mapping
+        return mapping
+
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping
+
+
 def main() -> None:
     port = os.environ.setdefault("MOTO_PORT", "4566")
     from moto.core.config import default_user_config
@@ -264,6 +308,7 @@ def main() -> None:
     patch_stepfunctions()
     patch_eventbridge()
     add_function_url_resource()
+    accept_msk_event_sources()
 
     from moto.server import main as moto_main
 

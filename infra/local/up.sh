@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Brings the local stack up: moto (with Sluice's patch layer), the SAM template deployed into it,
-# and `cargo lambda watch` serving every function. Writes .local/endpoints.env. Idempotent.
+# Brings the local stack up: moto (with Sluice's patch layer), a Kafka-protocol broker (tansu,
+# in memory) with the template's topics, the SAM template deployed into moto, `cargo lambda watch`
+# serving every function, and the poller that plays the MSK event source mappings. Writes
+# .local/endpoints.env. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 local_dir="$root/.local"
 mkdir -p "$local_dir/logs"
 cd "$root"
 venv="$("$root/infra/local/bootstrap.sh")"
+tansu="$("$root/infra/local/install-broker.sh")"
 export PATH="$venv/bin:$PATH"
 
 export MOTO_PORT="${SLUICE_MOTO_PORT:-4566}"
@@ -15,6 +18,8 @@ export SLUICE_WATCH_URL="http://127.0.0.1:$watch_port"
 export SLUICE_STACK_NAME="${SLUICE_STACK_NAME:-sluice}"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
+kafka_port="${SLUICE_KAFKA_PORT:-9092}"
+export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$kafka_port"
 
 running() { [[ -f "$local_dir/$1.pid" ]] && kill -0 "$(cat "$local_dir/$1.pid")" 2>/dev/null; }
 wait_for() { # name, seconds, command...
@@ -27,7 +32,7 @@ wait_for() { # name, seconds, command...
     return 1
 }
 
-if running moto && running watch && [[ -f "$local_dir/endpoints.env" ]]; then
+if running moto && running kafka && running watch && running poller && [[ -f "$local_dir/endpoints.env" ]]; then
     echo "local stack already up (make down to stop it)"
     exit 0
 fi
@@ -41,8 +46,20 @@ setsid "$venv/bin/python" "$root/infra/local/stack_server.py" </dev/null >"$loca
 echo $! >"$local_dir/moto.pid"
 wait_for moto 60 curl -sf "$AWS_ENDPOINT_URL/moto-api/data.json"
 
+echo "starting the Kafka broker on $KAFKA_BOOTSTRAP_SERVERS"
+setsid "$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" \
+    --advertised-listener-url "tcp://127.0.0.1:$kafka_port" --storage-engine memory://tansu/ \
+    </dev/null >"$local_dir/logs/kafka.log" 2>&1 &
+echo $! >"$local_dir/kafka.pid"
+wait_for kafka 30 "$tansu" topic list --broker "tcp://$KAFKA_BOOTSTRAP_SERVERS"
+
 echo "deploying infra/template.yaml as stack $SLUICE_STACK_NAME"
 "$venv/bin/python" "$root/infra/local/deploy.py"
+
+# The topics the event source mappings read are the ones the bridge writes.
+for topic in $("$venv/bin/python" -c 'import json,sys; print(" ".join(sorted({m["topic"] for m in json.load(open(sys.argv[1]))})))' "$local_dir/msk-mappings.json"); do
+    "$tansu" topic create --broker "tcp://$KAFKA_BOOTSTRAP_SERVERS" --partitions 3 "$topic" >/dev/null
+done
 
 echo "starting cargo lambda watch on $SLUICE_WATCH_URL"
 setsid cargo lambda watch --ignore-changes --invoke-port "$watch_port" \
@@ -50,6 +67,13 @@ setsid cargo lambda watch --ignore-changes --invoke-port "$watch_port" \
 echo $! >"$local_dir/watch.pid"
 # A listing through the function URL proves the whole chain: watch, the function, moto.
 wait_for "cargo lambda watch" 180 curl -sf "$SLUICE_WATCH_URL/lambda-url/records-api/?limit=1"
+# A 403 for a request without a key proves the bridge started: keys read, producer created.
+wait_for "logs-bridge" 60 bash -c "curl -s -o /dev/null -w '%{http_code}' -X POST '$SLUICE_WATCH_URL/lambda-url/logs-bridge/api/v1/logs/app' | grep -q 403"
+
+echo "starting the local MSK event source poller"
+SLUICE_MSK_MAPPINGS="$local_dir/msk-mappings.json" SLUICE_MSK_DELIVERIES="$local_dir/msk-deliveries" \
+    setsid "$root/target/debug/local-msk-poller" </dev/null >"$local_dir/logs/poller.log" 2>&1 &
+echo $! >"$local_dir/poller.pid"
 
 echo "local stack up; endpoints in .local/endpoints.env:"
 sed 's/^/  /' "$local_dir/endpoints.env"

@@ -1,0 +1,340 @@
+//! The `AppKey` header: one of several static keys, or a JWT.
+//!
+//! Static keys are compared through their SHA-256 digests in constant time, against every
+//! configured key, so neither a key's content nor its length shows in the timing. A JWT is
+//! recognised by its shape (three dot-separated parts) when JWTs are configured; its algorithm
+//! is pinned, `exp` is required, `exp`/`nbf` are checked, and `aud`/`iss` when configured.
+
+use std::str::FromStr;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::JwtConfig;
+
+/// Why a request was refused. The contract's 403 body carries `error_type` and a description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    Invalid(String),
+    Expired,
+}
+
+impl AuthFailure {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            // Existing apps treat a missing key as an expired session: the contract keeps it.
+            AuthFailure::Missing | AuthFailure::Expired => "token_expired",
+            AuthFailure::Invalid(_) => "invalid_token",
+        }
+    }
+
+    pub fn description(&self) -> &str {
+        match self {
+            AuthFailure::Missing => "Please provide authorization token",
+            AuthFailure::Invalid(reason) => reason,
+            AuthFailure::Expired => "Authorization token has expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Rs256,
+}
+
+impl FromStr for JwtAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "HS256" => Ok(JwtAlgorithm::Hs256),
+            "RS256" => Ok(JwtAlgorithm::Rs256),
+            other => Err(format!("'{other}' is not HS256 or RS256")),
+        }
+    }
+}
+
+struct JwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// Checks `AppKey` values. Built once per process.
+pub struct Authenticator {
+    key_digests: Vec<[u8; 32]>,
+    jwt: Option<JwtVerifier>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("static_keys", &self.key_digests.len())
+            .field("jwt", &self.jwt.is_some())
+            .finish()
+    }
+}
+
+impl Authenticator {
+    pub fn new(static_keys: &[String], jwt: Option<&JwtConfig>) -> Result<Authenticator, String> {
+        let jwt = match jwt {
+            None => None,
+            Some(config) => Some(JwtVerifier::new(config)?),
+        };
+        Ok(Authenticator {
+            key_digests: static_keys.iter().map(|k| digest(k.as_bytes())).collect(),
+            jwt,
+        })
+    }
+
+    pub fn check(&self, app_key: Option<&[u8]>) -> Result<(), AuthFailure> {
+        let presented = match app_key.map(<[u8]>::trim_ascii) {
+            None | Some([]) => return Err(AuthFailure::Missing),
+            Some(value) => value,
+        };
+        if let Some(jwt) = &self.jwt
+            && looks_like_jwt(presented)
+        {
+            return jwt.check(presented);
+        }
+        let wanted = digest(presented);
+        let matched = self
+            .key_digests
+            .iter()
+            .fold(subtle::Choice::from(0), |any, key| any | key.ct_eq(&wanted));
+        if bool::from(matched) {
+            Ok(())
+        } else {
+            Err(AuthFailure::Invalid(
+                "Authorization token is not valid".into(),
+            ))
+        }
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn looks_like_jwt(value: &[u8]) -> bool {
+    value.iter().filter(|&&b| b == b'.').count() == 2
+}
+
+impl JwtVerifier {
+    fn new(config: &JwtConfig) -> Result<JwtVerifier, String> {
+        let (algorithm, key) = match config.algorithm {
+            JwtAlgorithm::Hs256 => (
+                Algorithm::HS256,
+                DecodingKey::from_secret(config.key.as_bytes()),
+            ),
+            JwtAlgorithm::Rs256 => (
+                Algorithm::RS256,
+                DecodingKey::from_rsa_pem(config.key.as_bytes())
+                    .map_err(|e| format!("LOGS_JWT_KEY is not an RSA public key in PEM: {e}"))?,
+            ),
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+        validation.validate_aud = config.audience.is_some();
+        if let Some(audience) = &config.audience {
+            validation.set_audience(&[audience]);
+        }
+        if let Some(issuer) = &config.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        Ok(JwtVerifier { key, validation })
+    }
+
+    fn check(&self, token: &[u8]) -> Result<(), AuthFailure> {
+        let Ok(token) = std::str::from_utf8(token) else {
+            return Err(AuthFailure::Invalid(
+                "Authorization token is malformed".into(),
+            ));
+        };
+        match jsonwebtoken::decode::<Value>(token, &self.key, &self.validation) {
+            Ok(_) => Ok(()),
+            Err(err) => Err(match err.kind() {
+                ErrorKind::ExpiredSignature => AuthFailure::Expired,
+                ErrorKind::ImmatureSignature => {
+                    AuthFailure::Invalid("Authorization token is not valid yet".into())
+                }
+                ErrorKind::InvalidAudience => {
+                    AuthFailure::Invalid("Authorization token is for another audience".into())
+                }
+                ErrorKind::InvalidIssuer => {
+                    AuthFailure::Invalid("Authorization token is from another issuer".into())
+                }
+                ErrorKind::InvalidAlgorithm => AuthFailure::Invalid(
+                    "Authorization token is signed with an algorithm not accepted here".into(),
+                ),
+                ErrorKind::InvalidSignature => {
+                    AuthFailure::Invalid("Authorization token signature is invalid".into())
+                }
+                ErrorKind::MissingRequiredClaim(_) => {
+                    AuthFailure::Invalid("Authorization token has no expiry".into())
+                }
+                _ => AuthFailure::Invalid("Authorization token is malformed".into()),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    const SECRET: &str = "a-shared-secret-of-reasonable-length";
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    fn hs256(claims: Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn jwt_auth(audience: Option<&str>, issuer: Option<&str>) -> Authenticator {
+        Authenticator::new(
+            &["static-key".into()],
+            Some(&JwtConfig {
+                algorithm: JwtAlgorithm::Hs256,
+                key: SECRET.into(),
+                audience: audience.map(Into::into),
+                issuer: issuer.map(Into::into),
+            }),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn any_configured_static_key_is_accepted() {
+        let auth = Authenticator::new(&["old-key".into(), "new-key".into()], None).unwrap();
+        assert_eq!(auth.check(Some(b"old-key")), Ok(()));
+        assert_eq!(auth.check(Some(b" new-key ")), Ok(()));
+        assert!(matches!(
+            auth.check(Some(b"new-ke")),
+            Err(AuthFailure::Invalid(_))
+        ));
+        assert!(matches!(
+            auth.check(Some(b"new-key2")),
+            Err(AuthFailure::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_missing_or_blank_key_is_missing() {
+        let auth = Authenticator::new(&["k".into()], None).unwrap();
+        assert_eq!(auth.check(None), Err(AuthFailure::Missing));
+        assert_eq!(auth.check(Some(b"  ")), Err(AuthFailure::Missing));
+        assert_eq!(AuthFailure::Missing.error_type(), "token_expired");
+    }
+
+    #[test]
+    fn a_valid_jwt_is_accepted_and_static_keys_still_work() {
+        let auth = jwt_auth(None, None);
+        let token = hs256(json!({"sub": "app", "exp": now() + 600}));
+        assert_eq!(auth.check(Some(token.as_bytes())), Ok(()));
+        assert_eq!(auth.check(Some(b"static-key")), Ok(()));
+    }
+
+    #[test]
+    fn an_expired_jwt_is_token_expired() {
+        let auth = jwt_auth(None, None);
+        let token = hs256(json!({"exp": now() - 3600}));
+        let failure = auth.check(Some(token.as_bytes())).unwrap_err();
+        assert_eq!(failure, AuthFailure::Expired);
+        assert_eq!(failure.error_type(), "token_expired");
+    }
+
+    #[test]
+    fn a_jwt_without_expiry_or_not_yet_valid_is_invalid() {
+        let auth = jwt_auth(None, None);
+        for claims in [
+            json!({"sub": "app"}),
+            json!({"exp": now() + 7200, "nbf": now() + 3600}),
+        ] {
+            let failure = auth.check(Some(hs256(claims).as_bytes())).unwrap_err();
+            assert_eq!(failure.error_type(), "invalid_token", "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn a_forged_or_tampered_jwt_is_invalid() {
+        let auth = jwt_auth(None, None);
+        let forged = encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"exp": now() + 600}),
+            &EncodingKey::from_secret(b"another secret"),
+        )
+        .unwrap();
+        assert_eq!(
+            auth.check(Some(forged.as_bytes())),
+            Err(AuthFailure::Invalid(
+                "Authorization token signature is invalid".into()
+            ))
+        );
+        assert!(matches!(
+            auth.check(Some(b"abc.def.ghi")),
+            Err(AuthFailure::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn the_algorithm_is_pinned() {
+        let auth = jwt_auth(None, None);
+        let hs384 = encode(
+            &Header::new(Algorithm::HS384),
+            &json!({"exp": now() + 600}),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert!(matches!(
+            auth.check(Some(hs384.as_bytes())),
+            Err(AuthFailure::Invalid(_))
+        ));
+        // alg "none" with no signature.
+        let header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = base64_url(format!(r#"{{"exp":{}}}"#, now() + 600).as_bytes());
+        let unsigned = format!("{header}.{body}.");
+        assert!(matches!(
+            auth.check(Some(unsigned.as_bytes())),
+            Err(AuthFailure::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn audience_and_issuer_are_checked_when_configured() {
+        let auth = jwt_auth(Some("sluice-logs"), Some("https://id.example"));
+        let good =
+            hs256(json!({"exp": now() + 600, "aud": "sluice-logs", "iss": "https://id.example"}));
+        assert_eq!(auth.check(Some(good.as_bytes())), Ok(()));
+        let wrong_aud =
+            hs256(json!({"exp": now() + 600, "aud": "other", "iss": "https://id.example"}));
+        let wrong_iss =
+            hs256(json!({"exp": now() + 600, "aud": "sluice-logs", "iss": "https://evil"}));
+        for token in [wrong_aud, wrong_iss] {
+            assert!(matches!(
+                auth.check(Some(token.as_bytes())),
+                Err(AuthFailure::Invalid(_))
+            ));
+        }
+    }
+
+    fn base64_url(bytes: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+}

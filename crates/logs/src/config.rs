@@ -1,0 +1,295 @@
+//! Configuration from the environment, read once per process. The Lambda function and the
+//! standalone server read the same variables.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::auth::JwtAlgorithm;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl From<platform::ConfigError> for ConfigError {
+    fn from(err: platform::ConfigError) -> Self {
+        match err {
+            platform::ConfigError::Missing(name) => ConfigError::Missing(name),
+        }
+    }
+}
+
+/// Size limits on what one request may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Body bytes, checked on the body as sent and again after decompression.
+    pub max_body_bytes: usize,
+    /// Entries in one array body.
+    pub max_entries: usize,
+    /// Bytes of any one field's value.
+    pub max_field_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_entries: 500,
+            max_field_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Which topic each `{path}` of `/api/v1/logs/{path}` produces to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routes(BTreeMap<String, String>);
+
+impl Routes {
+    /// Parses `path=topic` pairs separated by commas: `app=mobile-logs,events=mobile-events`.
+    pub fn parse(spec: &str) -> Result<Routes, String> {
+        let mut routes = BTreeMap::new();
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((path, topic)) = pair.split_once('=') else {
+                return Err(format!("'{pair}' is not path=topic"));
+            };
+            let (path, topic) = (path.trim(), topic.trim());
+            if !is_stream_name(path) || topic.is_empty() {
+                return Err(format!("'{pair}' is not path=topic"));
+            }
+            if routes.insert(path.to_owned(), topic.to_owned()).is_some() {
+                return Err(format!("path '{path}' is mapped twice"));
+            }
+        }
+        if routes.is_empty() {
+            return Err("no path=topic pair".into());
+        }
+        Ok(Routes(routes))
+    }
+
+    pub fn topic(&self, path: &str) -> Option<&str> {
+        self.0.get(path).map(String::as_str)
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+/// A stream name is safe as a path segment and an S3 key segment.
+pub fn is_stream_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// How the producer authenticates to the brokers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KafkaAuth {
+    Plaintext,
+    /// SASL/SCRAM over TLS (`mechanism` is SCRAM-SHA-512 or SCRAM-SHA-256).
+    Scram {
+        mechanism: String,
+        username: String,
+        password: String,
+    },
+    /// MSK IAM: SASL_SSL with OAUTHBEARER tokens signed with the function's credentials.
+    MskIam {
+        region: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfig {
+    pub bootstrap_servers: String,
+    pub auth: KafkaAuth,
+    /// How long a produce may wait for the brokers' acknowledgement before the request fails.
+    pub ack_timeout: Duration,
+    /// How long the producer gathers records into one batch.
+    pub linger: Duration,
+}
+
+impl KafkaConfig {
+    pub fn from_env() -> Result<KafkaConfig, ConfigError> {
+        let auth = match optional("KAFKA_AUTH").as_deref().unwrap_or("plaintext") {
+            "plaintext" => KafkaAuth::Plaintext,
+            "scram-sha-512" | "scram-sha-256" => KafkaAuth::Scram {
+                mechanism: optional("KAFKA_AUTH").unwrap().to_ascii_uppercase(),
+                username: platform::required_env("KAFKA_SASL_USERNAME")?,
+                password: platform::required_env("KAFKA_SASL_PASSWORD")?,
+            },
+            "msk-iam" => KafkaAuth::MskIam {
+                region: platform::required_env("AWS_REGION")?,
+            },
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "KAFKA_AUTH",
+                    reason: format!(
+                        "'{other}' is not one of plaintext, scram-sha-512, scram-sha-256, msk-iam"
+                    ),
+                });
+            }
+        };
+        Ok(KafkaConfig {
+            bootstrap_servers: platform::required_env("KAFKA_BOOTSTRAP_SERVERS")?,
+            auth,
+            ack_timeout: Duration::from_millis(number("LOGS_ACK_TIMEOUT_MS", 3000)?),
+            linger: Duration::from_millis(number("KAFKA_LINGER_MS", 2)?),
+        })
+    }
+}
+
+/// Where the accepted app keys come from, and how JWTs are checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthConfig {
+    /// Static keys from `LOGS_APP_KEYS` (comma-separated).
+    pub static_keys: Vec<String>,
+    /// An SSM parameter (a SecureString of comma-separated keys) read at start.
+    pub keys_parameter: Option<String>,
+    pub jwt: Option<JwtConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtConfig {
+    pub algorithm: JwtAlgorithm,
+    /// The HS256 secret, or the RS256 public key in PEM.
+    pub key: String,
+    pub audience: Option<String>,
+    pub issuer: Option<String>,
+}
+
+impl AuthConfig {
+    pub fn from_env() -> Result<AuthConfig, ConfigError> {
+        let static_keys = optional("LOGS_APP_KEYS")
+            .map(|keys| split_keys(&keys))
+            .unwrap_or_default();
+        let keys_parameter = optional("LOGS_APP_KEYS_PARAMETER");
+        let jwt = match optional("LOGS_JWT_ALGORITHM") {
+            None => None,
+            Some(alg) => Some(JwtConfig {
+                algorithm: alg.parse().map_err(|reason| ConfigError::Invalid {
+                    name: "LOGS_JWT_ALGORITHM",
+                    reason,
+                })?,
+                key: platform::required_env("LOGS_JWT_KEY")?,
+                audience: optional("LOGS_JWT_AUDIENCE"),
+                issuer: optional("LOGS_JWT_ISSUER"),
+            }),
+        };
+        if static_keys.is_empty() && keys_parameter.is_none() && jwt.is_none() {
+            return Err(ConfigError::Missing(
+                "LOGS_APP_KEYS, LOGS_APP_KEYS_PARAMETER or LOGS_JWT_ALGORITHM",
+            ));
+        }
+        Ok(AuthConfig {
+            static_keys,
+            keys_parameter,
+            jwt,
+        })
+    }
+}
+
+/// Comma-separated keys, blanks dropped.
+pub fn split_keys(keys: &str) -> Vec<String> {
+    keys.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Everything the bridge reads at start.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    pub routes: Routes,
+    pub limits: Limits,
+    pub mask_mobile_number: bool,
+    pub auth: AuthConfig,
+    pub kafka: KafkaConfig,
+}
+
+impl BridgeConfig {
+    pub fn from_env() -> Result<BridgeConfig, ConfigError> {
+        let routes = Routes::parse(&platform::required_env("LOGS_TOPICS")?).map_err(|reason| {
+            ConfigError::Invalid {
+                name: "LOGS_TOPICS",
+                reason,
+            }
+        })?;
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_body_bytes: number("LOGS_MAX_BODY_BYTES", defaults.max_body_bytes as u64)? as usize,
+            max_entries: number("LOGS_MAX_ENTRIES", defaults.max_entries as u64)? as usize,
+            max_field_bytes: number("LOGS_MAX_FIELD_BYTES", defaults.max_field_bytes as u64)?
+                as usize,
+        };
+        let mask_mobile_number = match optional("LOGS_MASK_MOBILE_NUMBER").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "LOGS_MASK_MOBILE_NUMBER",
+                    reason: format!("'{other}' is neither true nor false"),
+                });
+            }
+        };
+        Ok(BridgeConfig {
+            routes,
+            limits,
+            mask_mobile_number,
+            auth: AuthConfig::from_env()?,
+            kafka: KafkaConfig::from_env()?,
+        })
+    }
+}
+
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("'{value}' is not a positive whole number"),
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_map_paths_to_topics() {
+        let routes = Routes::parse(" app=mobile-logs , events=mobile-events,").unwrap();
+        assert_eq!(routes.topic("app"), Some("mobile-logs"));
+        assert_eq!(routes.topic("events"), Some("mobile-events"));
+        assert_eq!(routes.topic("other"), None);
+        assert_eq!(routes.paths().collect::<Vec<_>>(), ["app", "events"]);
+    }
+
+    #[test]
+    fn routes_refuse_malformed_or_repeated_pairs() {
+        assert!(Routes::parse("").is_err());
+        assert!(Routes::parse("app").is_err());
+        assert!(Routes::parse("app=").is_err());
+        assert!(Routes::parse("a/b=topic").is_err());
+        assert!(Routes::parse("app=a,app=b").is_err());
+    }
+
+    #[test]
+    fn keys_split_on_commas_and_drop_blanks() {
+        assert_eq!(split_keys(" k1,,k2 , "), ["k1", "k2"]);
+    }
+}

@@ -1,0 +1,247 @@
+//! logs-sink: what the MSK event source delivers, written to S3 as gzip NDJSON.
+//!
+//! Within each topic-partition, records are taken in offset order and cut into runs of
+//! consecutive records bound for the same `logs/<path>/dt=YYYY-MM-DD/hour=HH/` folder. A run is
+//! one object named `<topic>-<partition>-<first offset>.ndjson.gz`: a redelivered batch starts
+//! at an offset this function already started an object at, so it replaces that object instead
+//! of adding a second copy (records a shorter redelivery leaves out start the next object). A record that cannot be decoded
+//! goes to `rejected/` with the reason, on its own. Objects are written in offset order; the
+//! first that fails is reported as the partition's failed item, so the event source retries
+//! from exactly there and nothing before it is written twice.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures::future::join_all;
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::is_stream_name;
+use crate::ports::{Object, ObjectStore};
+
+/// The partial batch response the event source mapping understands.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemFailure {
+    pub item_identifier: ItemIdentifier,
+}
+
+/// Kafka's item identifier: the `topic-partition` key of the event and the offset to resume at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemIdentifier {
+    pub partition: String,
+    pub offset: i64,
+}
+
+/// Where a decoded record belongs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Destination {
+    path: String,
+    date: String,
+    hour: String,
+}
+
+enum Decoded {
+    Line(Destination, Vec<u8>),
+    Rejected(String),
+}
+
+/// One object to write, covering `first..=last` offsets of one partition.
+struct Item {
+    first: i64,
+    object: Object,
+}
+
+pub struct LogSink<S> {
+    pub store: S,
+}
+
+impl<S: ObjectStore> LogSink<S> {
+    pub async fn handle(&self, event: KafkaEvent) -> BatchResponse {
+        let partitions = event
+            .records
+            .into_iter()
+            .collect::<BTreeMap<String, Vec<KafkaRecord>>>();
+        let failures = join_all(
+            partitions
+                .into_iter()
+                .map(|(partition, records)| self.write_partition(partition, records)),
+        )
+        .await;
+        BatchResponse {
+            batch_item_failures: failures.into_iter().flatten().collect(),
+        }
+    }
+
+    async fn write_partition(
+        &self,
+        partition_key: String,
+        mut records: Vec<KafkaRecord>,
+    ) -> Option<BatchItemFailure> {
+        records.sort_by_key(|r| r.offset);
+        records.dedup_by_key(|r| r.offset);
+        for item in items(&partition_key, &records) {
+            if let Err(err) = self.store.put(item.object).await {
+                tracing::warn!(partition = %partition_key, offset = item.first, error = %err, "write failed; reporting the batch item");
+                return Some(BatchItemFailure {
+                    item_identifier: ItemIdentifier {
+                        partition: partition_key,
+                        offset: item.first,
+                    },
+                });
+            }
+        }
+        None
+    }
+}
+
+fn items(partition_key: &str, records: &[KafkaRecord]) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut run: Option<(Destination, i64, i64, Vec<u8>)> = None;
+    let flush = |run: &mut Option<(Destination, i64, i64, Vec<u8>)>, items: &mut Vec<Item>| {
+        if let Some((dest, first, last, lines)) = run.take() {
+            items.push(run_object(
+                partition_key,
+                records,
+                &dest,
+                first,
+                last,
+                &lines,
+            ));
+        }
+    };
+    for record in records {
+        match decode(record) {
+            Decoded::Line(dest, line) => match &mut run {
+                Some((current, _, last, lines)) if *current == dest => {
+                    *last = record.offset;
+                    lines.extend_from_slice(&line);
+                }
+                _ => {
+                    flush(&mut run, &mut items);
+                    run = Some((dest, record.offset, record.offset, line));
+                }
+            },
+            Decoded::Rejected(reason) => {
+                flush(&mut run, &mut items);
+                items.push(rejected_object(partition_key, record, &reason));
+            }
+        }
+    }
+    flush(&mut run, &mut items);
+    items
+}
+
+fn topic_and_partition(partition_key: &str, records: &[KafkaRecord]) -> (String, i64) {
+    let first = &records[0];
+    let topic = first.topic.clone().unwrap_or_else(|| {
+        partition_key
+            .rsplit_once('-')
+            .map_or(partition_key, |(topic, _)| topic)
+            .to_owned()
+    });
+    (topic, first.partition)
+}
+
+fn run_object(
+    partition_key: &str,
+    records: &[KafkaRecord],
+    dest: &Destination,
+    first: i64,
+    last: i64,
+    lines: &[u8],
+) -> Item {
+    let (topic, partition) = topic_and_partition(partition_key, records);
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(lines).expect("writing to memory");
+    let body = gzip.finish().expect("writing to memory");
+    tracing::info!(topic, partition, first, last, path = %dest.path, "writing run");
+    Item {
+        first,
+        object: Object {
+            key: format!(
+                "logs/{}/dt={}/hour={}/{topic}-{partition}-{first:020}.ndjson.gz",
+                dest.path, dest.date, dest.hour
+            ),
+            body,
+            content_type: "application/gzip",
+        },
+    }
+}
+
+fn rejected_object(partition_key: &str, record: &KafkaRecord, reason: &str) -> Item {
+    let (topic, partition) = topic_and_partition(partition_key, std::slice::from_ref(record));
+    let body = json!({
+        "topic": topic,
+        "partition": partition,
+        "offset": record.offset,
+        "reason": reason,
+        "key": record.key,
+        "value": record.value,
+    });
+    Item {
+        first: record.offset,
+        object: Object {
+            key: format!("rejected/{topic}-{partition}-{:020}.json", record.offset),
+            body: serde_json::to_vec(&body).expect("JSON values serialize"),
+            content_type: "application/json",
+        },
+    }
+}
+
+fn decode(record: &KafkaRecord) -> Decoded {
+    let Some(value) = record.value.as_deref() else {
+        return Decoded::Rejected("the record has no value".into());
+    };
+    let Ok(bytes) = STANDARD.decode(value) else {
+        return Decoded::Rejected("the value is not base64".into());
+    };
+    let envelope: Value = match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(fields)) => Value::Object(fields),
+        Ok(_) => return Decoded::Rejected("the value is not a JSON object".into()),
+        Err(err) => return Decoded::Rejected(format!("the value is not JSON: {err}")),
+    };
+    let path = match envelope.get("path") {
+        Some(Value::String(path)) if is_stream_name(path) => path.clone(),
+        _ => return Decoded::Rejected("the envelope has no valid 'path'".into()),
+    };
+    let received_at = match envelope.get("received_at") {
+        Some(Value::String(at)) => match OffsetDateTime::parse(at, &Rfc3339) {
+            Ok(at) => at.to_offset(time::UtcOffset::UTC),
+            Err(_) => return Decoded::Rejected("'received_at' is not an RFC 3339 time".into()),
+        },
+        _ => return Decoded::Rejected("the envelope has no 'received_at'".into()),
+    };
+    if envelope.get("entry").is_none_or(|entry| !entry.is_object()) {
+        return Decoded::Rejected("the envelope has no 'entry' object".into());
+    }
+    // The bytes as produced, one per line; a value spread over lines is compacted first.
+    let mut line = if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
+        serde_json::to_vec(&envelope).expect("JSON values serialize")
+    } else {
+        bytes
+    };
+    line.push(b'\n');
+    let destination = Destination {
+        path,
+        date: format!(
+            "{:04}-{:02}-{:02}",
+            received_at.year(),
+            received_at.month() as u8,
+            received_at.day()
+        ),
+        hour: format!("{:02}", received_at.hour()),
+    };
+    Decoded::Line(destination, line)
+}
