@@ -106,15 +106,7 @@ impl Stack {
     async fn log_lines(&self) -> Vec<(String, String)> {
         let mut lines = Vec::new();
         for key in self.keys("logs/").await {
-            let object = self
-                .s3
-                .get_object()
-                .bucket(self.get("LOGS_BUCKET"))
-                .key(&key)
-                .send()
-                .await
-                .unwrap();
-            let bytes = object.body.collect().await.unwrap().into_bytes();
+            let bytes = self.object(&key).await;
             let mut text = String::new();
             flate2::read::GzDecoder::new(&bytes[..])
                 .read_to_string(&mut text)
@@ -122,6 +114,18 @@ impl Stack {
             lines.extend(text.lines().map(|l| (key.clone(), l.to_owned())));
         }
         lines
+    }
+
+    async fn object(&self, key: &str) -> Vec<u8> {
+        let object = self
+            .s3
+            .get_object()
+            .bucket(self.get("LOGS_BUCKET"))
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        object.body.collect().await.unwrap().into_bytes().to_vec()
     }
 
     async fn keys(&self, prefix: &str) -> Vec<String> {
@@ -437,16 +441,8 @@ async fn an_undecodable_record_goes_to_rejected_with_its_reason() {
     let rejected = loop {
         let mut found = None;
         for key in stack.keys("rejected/").await {
-            let object = stack
-                .s3
-                .get_object()
-                .bucket(stack.get("LOGS_BUCKET"))
-                .key(&key)
-                .send()
-                .await
-                .unwrap();
-            let body: Value =
-                serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+            let bytes = stack.object(&key).await;
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
             if body["value"] == wanted {
                 found = Some((key, body));
             }

@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::auth::{AuthFailure, Authenticator};
@@ -98,21 +98,14 @@ impl<P: LogPublisher> LogsApi<P> {
             Err(problem) => return body_error(&problem),
         };
 
-        let received_at = envelope::timestamp(now);
         let arrival = Arrival {
-            received_at: now,
+            received_at: envelope::timestamp(now),
             path: stream,
             request_id: &request.request_id,
             client_ip: request.client_ip.as_deref(),
         };
-        let wrap = |value: &Value| {
-            envelope::wrap(
-                entry::fields(value),
-                &arrival,
-                &received_at,
-                self.mask_mobile_number,
-            )
-        };
+        let wrap =
+            |value: &Value| envelope::wrap(entry::fields(value), &arrival, self.mask_mobile_number);
         match submission {
             Submission::Single(value) => match entry::check(&value, &self.limits) {
                 Err(errors) => error_with(
@@ -256,12 +249,10 @@ fn forbidden(failure: &AuthFailure) -> Response<Vec<u8>> {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Vec<u8>> {
-    let mut body = Map::new();
-    body.insert("error".into(), Value::from(code));
-    body.insert("message".into(), Value::from(message));
-    json_response(status, &Value::Object(body))
+    json_response(status, &json!({"error": code, "message": message}))
 }
 
+/// An error answer with one more member naming the details (`fields`, `results`).
 fn error_with(
     status: StatusCode,
     code: &str,
@@ -269,11 +260,9 @@ fn error_with(
     detail: &str,
     value: Value,
 ) -> Response<Vec<u8>> {
-    let mut body = Map::new();
-    body.insert("error".into(), Value::from(code));
-    body.insert("message".into(), Value::from(message));
-    body.insert(detail.into(), value);
-    json_response(status, &Value::Object(body))
+    let mut body = json!({"error": code, "message": message});
+    body[detail] = value;
+    json_response(status, &body)
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {

@@ -197,13 +197,17 @@ mod tests {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
 
-    fn hs256(claims: Value) -> String {
+    fn sign(algorithm: Algorithm, claims: Value, secret: &[u8]) -> String {
         encode(
-            &Header::new(Algorithm::HS256),
+            &Header::new(algorithm),
             &claims,
-            &EncodingKey::from_secret(SECRET.as_bytes()),
+            &EncodingKey::from_secret(secret),
         )
         .unwrap()
+    }
+
+    fn hs256(claims: Value) -> String {
+        sign(Algorithm::HS256, claims, SECRET.as_bytes())
     }
 
     fn jwt_auth(audience: Option<&str>, issuer: Option<&str>) -> Authenticator {
@@ -274,12 +278,11 @@ mod tests {
     #[test]
     fn a_forged_or_tampered_jwt_is_invalid() {
         let auth = jwt_auth(None, None);
-        let forged = encode(
-            &Header::new(Algorithm::HS256),
-            &json!({"exp": now() + 600}),
-            &EncodingKey::from_secret(b"another secret"),
-        )
-        .unwrap();
+        let forged = sign(
+            Algorithm::HS256,
+            json!({"exp": now() + 600}),
+            b"another secret",
+        );
         assert_eq!(
             auth.check(Some(forged.as_bytes())),
             Err(AuthFailure::Invalid(
@@ -295,12 +298,11 @@ mod tests {
     #[test]
     fn the_algorithm_is_pinned() {
         let auth = jwt_auth(None, None);
-        let hs384 = encode(
-            &Header::new(Algorithm::HS384),
-            &json!({"exp": now() + 600}),
-            &EncodingKey::from_secret(SECRET.as_bytes()),
-        )
-        .unwrap();
+        let hs384 = sign(
+            Algorithm::HS384,
+            json!({"exp": now() + 600}),
+            SECRET.as_bytes(),
+        );
         assert!(matches!(
             auth.check(Some(hs384.as_bytes())),
             Err(AuthFailure::Invalid(_))

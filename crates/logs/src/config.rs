@@ -4,25 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use thiserror::Error;
+use platform::ConfigError;
 
 use crate::auth::JwtAlgorithm;
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("environment variable {0} is required but not set")]
-    Missing(&'static str),
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
-
-impl From<platform::ConfigError> for ConfigError {
-    fn from(err: platform::ConfigError) -> Self {
-        match err {
-            platform::ConfigError::Missing(name) => ConfigError::Missing(name),
-        }
-    }
-}
 
 /// Size limits on what one request may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,10 +101,11 @@ pub struct KafkaConfig {
 
 impl KafkaConfig {
     pub fn from_env() -> Result<KafkaConfig, ConfigError> {
-        let auth = match optional("KAFKA_AUTH").as_deref().unwrap_or("plaintext") {
+        let method = optional("KAFKA_AUTH").unwrap_or_else(|| "plaintext".into());
+        let auth = match method.as_str() {
             "plaintext" => KafkaAuth::Plaintext,
             "scram-sha-512" | "scram-sha-256" => KafkaAuth::Scram {
-                mechanism: optional("KAFKA_AUTH").unwrap().to_ascii_uppercase(),
+                mechanism: method.to_ascii_uppercase(),
                 username: platform::required_env("KAFKA_SASL_USERNAME")?,
                 password: platform::required_env("KAFKA_SASL_PASSWORD")?,
             },

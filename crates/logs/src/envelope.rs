@@ -15,7 +15,8 @@ use time::format_description::well_known::Rfc3339;
 /// The request-wide part of every envelope.
 #[derive(Debug, Clone)]
 pub struct Arrival<'a> {
-    pub received_at: OffsetDateTime,
+    /// As [`timestamp`] formats it, once per request.
+    pub received_at: String,
     pub path: &'a str,
     pub request_id: &'a str,
     pub client_ip: Option<&'a str>,
@@ -53,12 +54,7 @@ pub fn timestamp(at: OffsetDateTime) -> String {
 }
 
 /// Wraps one checked entry.
-pub fn wrap(
-    fields: &Map<String, Value>,
-    arrival: &Arrival<'_>,
-    received_at: &str,
-    mask_mobile: bool,
-) -> OutRecord {
+pub fn wrap(fields: &Map<String, Value>, arrival: &Arrival<'_>, mask_mobile: bool) -> OutRecord {
     let key = partition_key(fields);
     let masked;
     let entry = match fields.get("mobile_number") {
@@ -72,7 +68,7 @@ pub fn wrap(
     };
     let envelope = Envelope {
         entry,
-        received_at,
+        received_at: &arrival.received_at,
         path: arrival.path,
         request_id: arrival.request_id,
         client_ip: arrival.client_ip,
@@ -120,7 +116,7 @@ mod tests {
 
     fn arrival() -> Arrival<'static> {
         Arrival {
-            received_at: OffsetDateTime::from_unix_timestamp(1_763_806_500).unwrap(),
+            received_at: timestamp(OffsetDateTime::from_unix_timestamp(1_763_806_500).unwrap()),
             path: "app",
             request_id: "req-1",
             client_ip: Some("203.0.113.9"),
@@ -134,8 +130,7 @@ mod tests {
     #[test]
     fn the_envelope_carries_entry_arrival_path_request_and_client() {
         let entry = object(json!({"user_id": "u1", "desc": "hi", "extra": [1]}));
-        let at = timestamp(arrival().received_at);
-        let record = wrap(&entry, &arrival(), &at, true);
+        let record = wrap(&entry, &arrival(), true);
         assert_eq!(record.key.as_deref(), Some("u1"));
         let value: Value = serde_json::from_slice(&record.value).unwrap();
         assert_eq!(
@@ -152,8 +147,7 @@ mod tests {
 
     #[test]
     fn the_key_is_user_id_then_device_details_then_none() {
-        let at = timestamp(arrival().received_at);
-        let key = |v: Value| wrap(&object(v), &arrival(), &at, true).key;
+        let key = |v: Value| wrap(&object(v), &arrival(), true).key;
         assert_eq!(
             key(json!({"user_id": "u", "device_details": "d"})).as_deref(),
             Some("u")
@@ -172,13 +166,10 @@ mod tests {
         assert_eq!(mask("+91 98765-43210"), "***********3210");
         assert_eq!(mask("123"), "123");
         assert_eq!(mask(""), "");
-        let at = timestamp(arrival().received_at);
         let entry = object(json!({"mobile_number": "9876543210"}));
-        let masked: Value =
-            serde_json::from_slice(&wrap(&entry, &arrival(), &at, true).value).unwrap();
+        let masked: Value = serde_json::from_slice(&wrap(&entry, &arrival(), true).value).unwrap();
         assert_eq!(masked["entry"]["mobile_number"], "******3210");
-        let kept: Value =
-            serde_json::from_slice(&wrap(&entry, &arrival(), &at, false).value).unwrap();
+        let kept: Value = serde_json::from_slice(&wrap(&entry, &arrival(), false).value).unwrap();
         assert_eq!(kept["entry"]["mobile_number"], "9876543210");
     }
 

@@ -15,7 +15,7 @@ use crate::config::{KafkaAuth, KafkaConfig};
 use crate::envelope::OutRecord;
 use crate::ports::{LogPublisher, PublishError};
 
-/// Client settings shared by the bridge's producer and the local poller's consumer.
+/// Connection and authentication settings for the configured brokers.
 pub fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.bootstrap_servers);

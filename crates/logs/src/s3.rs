@@ -42,28 +42,3 @@ impl ObjectStore for S3Store {
             })
     }
 }
-
-/// Reads the app keys from an SSM parameter (a SecureString of comma-separated keys).
-pub async fn app_keys_from_parameter(
-    config: &platform::SdkConfig,
-    name: &str,
-) -> Result<Vec<String>, String> {
-    let client = aws_sdk_ssm::Client::new(config);
-    let output = client
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|err| {
-            format!(
-                "could not read parameter {name}: {}",
-                aws_sdk_ssm::error::DisplayErrorContext(err)
-            )
-        })?;
-    let value = output
-        .parameter
-        .and_then(|p| p.value)
-        .ok_or_else(|| format!("parameter {name} has no value"))?;
-    Ok(crate::config::split_keys(&value))
-}

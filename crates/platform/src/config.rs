@@ -5,6 +5,8 @@ use thiserror::Error;
 pub enum ConfigError {
     #[error("environment variable {0} is required but not set")]
     Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
 }
 
 pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
