@@ -42,6 +42,7 @@ test-glue: ## the Glue (PySpark) job's rules, and byte-identical output against 
 
 test-e2e: ## end-to-end tests against the local stack (started and stopped if not running)
 	cargo build --tests -p sluice-e2e
+	cargo build -p logs --bin logs-server
 	infra/local/with-stack.sh $(MAKE) --no-print-directory e2e-suites
 
 e2e-suites:

@@ -1,10 +1,15 @@
 //! End-to-end: the mobile logs pipeline on the local stack. Requests go over HTTP to the bridge
 //! as `cargo lambda watch` serves it from the deployed template; what lands is read back from
-//! the real Kafka broker (a consumer of our own) and from S3 after the sink ran.
+//! the real Kafka broker (a consumer of our own) and from S3 after the sink ran. The broker-stop
+//! test runs a broker of its own (keeping its log in the local S3, so it survives a restart, as a
+//! managed cluster's does) and the standalone `logs-server` in front of it.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region};
@@ -167,22 +172,7 @@ impl Stack {
 
     /// Every record of `topic` whose value mentions `marker`: (partition, offset, key, value).
     fn kafka_records(&self, topic: &str, marker: &str, count: usize) -> Vec<KafkaRecord> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.get("KAFKA_BOOTSTRAP_SERVERS"))
-            .set("group.id", format!("e2e-{}", unique("reader")))
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(5))
-            .unwrap();
-        let mut assignment = TopicPartitionList::new();
-        for partition in metadata.topics()[0].partitions() {
-            assignment
-                .add_partition_offset(topic, partition.id(), Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&assignment).unwrap();
+        let (consumer, _) = reader_from_beginning(self.get("KAFKA_BOOTSTRAP_SERVERS"), topic);
         let start = Instant::now();
         let mut found = Vec::new();
         while found.len() < count && start.elapsed() < PATIENCE {
@@ -200,6 +190,29 @@ impl Stack {
         }
         found
     }
+}
+
+/// A consumer of every partition of `topic` from its first offset (reporting each partition's
+/// end), and the number of partitions.
+fn reader_from_beginning(bootstrap: &str, topic: &str) -> (BaseConsumer, usize) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", unique("e2e-reader"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    (consumer, assignment.count())
 }
 
 /// A record read back from Kafka: partition, offset, key, value.
@@ -456,4 +469,339 @@ async fn an_undecodable_record_goes_to_rejected_with_its_reason() {
     assert!(key.starts_with("rejected/mobile-events-"), "{key}");
     assert!(body["reason"].as_str().unwrap().contains("not JSON"));
     assert!(stack.lines_with(&garbage, 1).await.is_empty());
+}
+
+/// A broker owned by one test: tansu keeping its log in the local S3 (moto), so that, like a
+/// managed cluster, it keeps what it acknowledged across a crash and restart.
+struct OwnBroker {
+    tansu: PathBuf,
+    port: u16,
+    bucket: String,
+    stack_env: HashMap<String, String>,
+    process: Option<Child>,
+    log: PathBuf,
+}
+
+impl OwnBroker {
+    fn new(stack: &Stack, bucket: String) -> OwnBroker {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let installed = Command::new(root.join("infra/local/install-broker.sh"))
+            .output()
+            .expect("the broker installer runs");
+        assert!(installed.status.success(), "the broker is installed");
+        OwnBroker {
+            tansu: PathBuf::from(String::from_utf8(installed.stdout).unwrap().trim()),
+            port: free_port(),
+            log: local_dir().join("logs").join(format!("{bucket}.log")),
+            bucket,
+            stack_env: stack.env.clone(),
+            process: None,
+        }
+    }
+
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn start(&mut self) {
+        let url = format!("tcp://{}", self.bootstrap());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(&self.tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", &format!("s3://{}/", self.bucket)])
+            .env("AWS_ENDPOINT", &self.stack_env["AWS_ENDPOINT_URL"])
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", &self.stack_env["AWS_REGION"])
+            .env("AWS_DEFAULT_REGION", &self.stack_env["AWS_REGION"])
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("tansu starts");
+        self.process = Some(child);
+        wait_for_port(self.port);
+    }
+
+    /// Stops the broker as an operator or a rolling restart would (SIGTERM), while clients post.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    fn create_topic(&self, topic: &str) {
+        let created = Command::new(&self.tansu)
+            .args([
+                "topic",
+                "create",
+                "--broker",
+                &format!("tcp://{}", self.bootstrap()),
+            ])
+            .args(["--partitions", "3", topic])
+            .output()
+            .unwrap();
+        assert!(created.status.success(), "{created:?}");
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < PATIENCE, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The standalone bridge binary, built by cargo (a no-op when it is up to date).
+fn logs_server_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "-p", "logs", "--bin", "logs-server"])
+        .args(["--message-format", "json-render-diagnostics"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(built.status.success(), "logs-server builds");
+    String::from_utf8(built.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the logs-server executable")
+}
+
+/// How many records (distinct partition and offset) of `topic` carry each `entry.desc`, reading
+/// every partition to its end and
+/// on until every one of `expected` was seen (a broker's high watermark can trail its last
+/// acknowledged write for a moment) or patience runs out.
+fn descs_in(bootstrap: &str, topic: &str, expected: &[&str]) -> HashMap<String, usize> {
+    let (consumer, partitions) = reader_from_beginning(bootstrap, topic);
+    let mut at_end = std::collections::HashSet::new();
+    let mut landed: HashMap<String, usize> = HashMap::new();
+    let mut read = std::collections::HashSet::new();
+    let start = Instant::now();
+    while start.elapsed() < PATIENCE {
+        let complete = expected.iter().all(|desc| landed.contains_key(*desc));
+        if complete && at_end.len() == partitions {
+            break;
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                at_end.remove(&message.partition());
+                if !read.insert((message.partition(), message.offset())) {
+                    continue; // the same record fetched again
+                }
+                let envelope: Value =
+                    serde_json::from_slice(message.payload().unwrap_or_default()).unwrap();
+                let desc = envelope["entry"]["desc"].as_str().unwrap().to_owned();
+                *landed.entry(desc).or_default() += 1;
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                at_end.insert(partition);
+            }
+            _ => {}
+        }
+    }
+    landed
+}
+
+/// What one request of the run got back.
+struct Outcome {
+    desc: String,
+    status: StatusCode,
+    retry_after: Option<String>,
+    body: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_stopped_mid_run_answers_503_and_loses_no_acknowledged_entry() {
+    let stack = Stack::connect().await;
+    let marker = unique("crash");
+    stack
+        .s3
+        .create_bucket()
+        .bucket(&marker)
+        .send()
+        .await
+        .unwrap();
+    let mut broker = OwnBroker::new(&stack, marker.clone());
+    broker.start();
+    broker.create_topic("crash-logs");
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _server = Reaped(
+        Command::new(logs_server_binary())
+            .env("LOGS_LISTEN", &listen)
+            .env("LOGS_TOPICS", "app=crash-logs")
+            .env("LOGS_APP_KEYS", &marker)
+            .env("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap())
+            .env("LOGS_ACK_TIMEOUT_MS", "1000")
+            .env_remove("LOGS_APP_KEYS_PARAMETER")
+            .env_remove("LOGS_JWT_ALGORITHM")
+            .stdin(Stdio::null())
+            .stderr(
+                std::fs::File::create(
+                    local_dir()
+                        .join("logs")
+                        .join(format!("{marker}-server.log")),
+                )
+                .unwrap(),
+            )
+            .spawn()
+            .expect("logs-server starts"),
+    );
+    wait_for_port(listen.rsplit(':').next().unwrap().parse().unwrap());
+
+    // Four clients post one entry after another for the whole run.
+    let url = format!("http://{listen}/api/v1/logs/app");
+    let running = Arc::new(AtomicBool::new(true));
+    let outcomes = Arc::new(Mutex::new(Vec::<Outcome>::new()));
+    let mut clients = Vec::new();
+    for client in 0..4 {
+        let (url, key, running, outcomes) = (
+            url.clone(),
+            marker.clone(),
+            running.clone(),
+            outcomes.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut n = 0;
+            while running.load(Ordering::Relaxed) {
+                let desc = format!("{key}-{client}-{n}");
+                n += 1;
+                let response = http
+                    .post(&url)
+                    .header("AppKey", &key)
+                    .json(&json!({"user_id": format!("user-{client}"), "desc": desc}))
+                    .send()
+                    .await
+                    .expect("the server answers");
+                let status = response.status();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                let body = response.text().await.unwrap();
+                outcomes.lock().unwrap().push(Outcome {
+                    desc,
+                    status,
+                    retry_after,
+                    body,
+                });
+            }
+        }));
+    }
+    let count = |status: StatusCode| {
+        let outcomes = outcomes.lock().unwrap();
+        outcomes.iter().filter(|o| o.status == status).count()
+    };
+    let until = async |what: &str, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < PATIENCE * 2,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+
+    until("acknowledged posts", &|| count(StatusCode::OK) >= 40).await;
+    broker.stop();
+    let refused_before = count(StatusCode::SERVICE_UNAVAILABLE);
+    until("503s while the broker is down", &|| {
+        count(StatusCode::SERVICE_UNAVAILABLE) >= refused_before + 8
+    })
+    .await;
+    broker.start();
+    let acknowledged_before_restart = count(StatusCode::OK);
+    until("acknowledged posts after the restart", &|| {
+        count(StatusCode::OK) >= acknowledged_before_restart + 40
+    })
+    .await;
+    running.store(false, Ordering::Relaxed);
+    for client in clients {
+        client.await.unwrap();
+    }
+
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    for outcome in &outcomes {
+        match outcome.status {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(
+                    outcome.retry_after.as_deref(),
+                    Some("1"),
+                    "{}",
+                    outcome.desc
+                );
+                let body: Value = serde_json::from_str(&outcome.body).unwrap();
+                assert_eq!(body["error"], "broker_unavailable");
+            }
+            other => panic!("{} answered {other}: {}", outcome.desc, outcome.body),
+        }
+    }
+
+    // Every entry that got a 200 is in the broker's log exactly once.
+    let acknowledged: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.status == StatusCode::OK)
+        .map(|o| o.desc.as_str())
+        .collect();
+    let landed = descs_in(&broker.bootstrap(), "crash-logs", &acknowledged);
+    let lost_or_doubled: Vec<(&str, usize)> = acknowledged
+        .iter()
+        .map(|desc| (*desc, landed.get(*desc).copied().unwrap_or(0)))
+        .filter(|(_, copies)| *copies != 1)
+        .collect();
+    assert_eq!(
+        lost_or_doubled,
+        vec![],
+        "entries that got a 200, with their copies in Kafka"
+    );
+    assert!(acknowledged.len() >= 80);
 }

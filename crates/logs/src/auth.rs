@@ -6,6 +6,7 @@
 //! is pinned, `exp` is required, `exp`/`nbf` are checked, and `aud`/`iss` when configured.
 
 use std::str::FromStr;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -63,16 +64,53 @@ struct JwtVerifier {
     validation: Validation,
 }
 
+/// The accepted static keys (their digests), shared with whatever refreshes them: replacing
+/// the set takes effect for the next request.
+#[derive(Clone, Default)]
+pub struct StaticKeys(Arc<RwLock<Vec<[u8; 32]>>>);
+
+impl StaticKeys {
+    pub fn new(keys: &[String]) -> StaticKeys {
+        let shared = StaticKeys::default();
+        shared.replace(keys);
+        shared
+    }
+
+    /// Accepts exactly `keys` from now on.
+    pub fn replace(&self, keys: &[String]) {
+        let digests = keys.iter().map(|k| digest(k.as_bytes())).collect();
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = digests;
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Compares against every key, so the position of a match does not show in the timing.
+    fn accepts(&self, presented: &[u8]) -> bool {
+        let wanted = digest(presented);
+        let digests = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let matched = digests
+            .iter()
+            .fold(subtle::Choice::from(0), |any, key| any | key.ct_eq(&wanted));
+        bool::from(matched)
+    }
+}
+
 /// Checks `AppKey` values. Built once per process.
 pub struct Authenticator {
-    key_digests: Vec<[u8; 32]>,
+    static_keys: StaticKeys,
     jwt: Option<JwtVerifier>,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
-            .field("static_keys", &self.key_digests.len())
+            .field("static_keys", &self.static_keys.len())
             .field("jwt", &self.jwt.is_some())
             .finish()
     }
@@ -85,9 +123,14 @@ impl Authenticator {
             Some(config) => Some(JwtVerifier::new(config)?),
         };
         Ok(Authenticator {
-            key_digests: static_keys.iter().map(|k| digest(k.as_bytes())).collect(),
+            static_keys: StaticKeys::new(static_keys),
             jwt,
         })
+    }
+
+    /// A handle on the static keys, for replacing them while requests are served.
+    pub fn static_keys(&self) -> StaticKeys {
+        self.static_keys.clone()
     }
 
     pub fn check(&self, app_key: Option<&[u8]>) -> Result<(), AuthFailure> {
@@ -100,12 +143,7 @@ impl Authenticator {
         {
             return jwt.check(presented);
         }
-        let wanted = digest(presented);
-        let matched = self
-            .key_digests
-            .iter()
-            .fold(subtle::Choice::from(0), |any, key| any | key.ct_eq(&wanted));
-        if bool::from(matched) {
+        if self.static_keys.accepts(presented) {
             Ok(())
         } else {
             Err(AuthFailure::Invalid(
@@ -239,6 +277,19 @@ mod tests {
     }
 
     #[test]
+    fn replaced_keys_take_effect_for_the_next_check() {
+        let auth = Authenticator::new(&["old-key".into()], None).unwrap();
+        auth.static_keys()
+            .replace(&["new-key".into(), "newer-key".into()]);
+        assert_eq!(auth.check(Some(b"new-key")), Ok(()));
+        assert_eq!(auth.check(Some(b"newer-key")), Ok(()));
+        assert!(matches!(
+            auth.check(Some(b"old-key")),
+            Err(AuthFailure::Invalid(_))
+        ));
+    }
+
+    #[test]
     fn a_missing_or_blank_key_is_missing() {
         let auth = Authenticator::new(&["k".into()], None).unwrap();
         assert_eq!(auth.check(None), Err(AuthFailure::Missing));
@@ -333,6 +384,74 @@ mod tests {
                 Err(AuthFailure::Invalid(_))
             ));
         }
+    }
+
+    // Key pairs made for these tests only (`openssl genpkey -algorithm RSA`).
+    const RS256_PUBLIC: &str = include_str!("../fixtures/rs256-test-public.pem");
+    const RS256_PRIVATE: &str = include_str!("../fixtures/rs256-test-private.pem");
+    const OTHER_PRIVATE: &str = include_str!("../fixtures/rs256-other-private.pem");
+
+    fn rs256(claims: Value, private_pem: &str) -> String {
+        encode(
+            &Header::new(Algorithm::RS256),
+            &claims,
+            &EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rs256_tokens_are_checked_against_the_configured_public_key() {
+        let auth = Authenticator::new(
+            &[],
+            Some(&JwtConfig {
+                algorithm: JwtAlgorithm::Rs256,
+                key: RS256_PUBLIC.into(),
+                audience: Some("sluice-logs".into()),
+                issuer: None,
+            }),
+        )
+        .unwrap();
+        let claims = json!({"exp": now() + 600, "aud": "sluice-logs"});
+        let good = rs256(claims.clone(), RS256_PRIVATE);
+        assert_eq!(auth.check(Some(good.as_bytes())), Ok(()));
+
+        let expired = rs256(
+            json!({"exp": now() - 3600, "aud": "sluice-logs"}),
+            RS256_PRIVATE,
+        );
+        assert_eq!(
+            auth.check(Some(expired.as_bytes())),
+            Err(AuthFailure::Expired)
+        );
+
+        let other_key = rs256(claims.clone(), OTHER_PRIVATE);
+        assert_eq!(
+            auth.check(Some(other_key.as_bytes())),
+            Err(AuthFailure::Invalid(
+                "Authorization token signature is invalid".into()
+            ))
+        );
+        // The public key used as an HMAC secret: the classic algorithm confusion.
+        let confused = sign(Algorithm::HS256, claims, RS256_PUBLIC.as_bytes());
+        assert_eq!(
+            auth.check(Some(confused.as_bytes())),
+            Err(AuthFailure::Invalid(
+                "Authorization token is signed with an algorithm not accepted here".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn an_rs256_key_that_is_not_a_public_key_pem_is_a_configuration_error() {
+        let config = JwtConfig {
+            algorithm: JwtAlgorithm::Rs256,
+            key: "not a pem".into(),
+            audience: None,
+            issuer: None,
+        };
+        let error = Authenticator::new(&[], Some(&config)).err().unwrap();
+        assert!(error.contains("LOGS_JWT_KEY"), "{error}");
     }
 
     fn base64_url(bytes: &[u8]) -> String {

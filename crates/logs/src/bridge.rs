@@ -1,21 +1,35 @@
 //! Building the bridge from its configuration: shared by the Lambda function and the server.
 
+use std::future::Future;
+use std::time::Duration;
+
 use crate::api::LogsApi;
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, StaticKeys};
 use crate::config::BridgeConfig;
 use crate::kafka::KafkaPublisher;
 
-/// Reads the environment, fetches the app keys parameter if one is named, and creates the
-/// producer. Runs once per process, inside the Tokio runtime.
+/// Reads the environment, fetches the app keys parameter if one is named (and keeps refreshing
+/// it in the background), and creates the producer. Runs once per process, inside the Tokio
+/// runtime.
 pub async fn from_env() -> Result<LogsApi<KafkaPublisher>, Box<dyn std::error::Error + Send + Sync>>
 {
     let config = BridgeConfig::from_env()?;
     let mut keys = config.auth.static_keys.clone();
-    if let Some(parameter) = &config.auth.keys_parameter {
+    let mut parameter_source = None;
+    if let Some(parameter) = config.auth.keys_parameter.clone() {
         let aws = platform::aws_config().await;
-        keys.extend(app_keys_from_parameter(&aws, parameter).await?);
+        keys.extend(app_keys_from_parameter(&aws, &parameter).await?);
+        parameter_source = Some((aws, parameter));
     }
     let auth = Authenticator::new(&keys, config.auth.jwt.as_ref())?;
+    if let (Some((aws, parameter)), Some(period)) = (parameter_source, config.auth.keys_refresh) {
+        let fixed = config.auth.static_keys.clone();
+        let fetch = move || {
+            let (aws, parameter) = (aws.clone(), parameter.clone());
+            async move { app_keys_from_parameter(&aws, &parameter).await }
+        };
+        tokio::spawn(refresh_keys(auth.static_keys(), fixed, fetch, period));
+    }
     let publisher = KafkaPublisher::new(&config.kafka)?;
     Ok(LogsApi {
         publisher,
@@ -24,6 +38,35 @@ pub async fn from_env() -> Result<LogsApi<KafkaPublisher>, Box<dyn std::error::E
         limits: config.limits,
         mask_mobile_number: config.mask_mobile_number,
     })
+}
+
+/// Every `period`, replaces the accepted keys by `fixed` plus what `fetch` returns. A failed
+/// fetch keeps the current keys (and says so); rotation is listing old and new keys together,
+/// then dropping the old one.
+pub async fn refresh_keys<F, Fut>(keys: StaticKeys, fixed: Vec<String>, fetch: F, period: Duration)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Vec<String>, String>>,
+{
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await; // the first tick is immediate; the keys were just read
+    loop {
+        ticks.tick().await;
+        match fetch().await {
+            Ok(fetched) => {
+                let all: Vec<String> = fixed.iter().cloned().chain(fetched).collect();
+                if all.is_empty() {
+                    tracing::warn!("the app keys parameter lists no key; keeping the current keys");
+                } else {
+                    keys.replace(&all);
+                }
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "could not refresh the app keys; keeping the current keys");
+            }
+        }
+    }
 }
 
 /// Reads the app keys from an SSM parameter (a SecureString of comma-separated keys).
@@ -49,4 +92,52 @@ pub async fn app_keys_from_parameter(
         .and_then(|p| p.value)
         .ok_or_else(|| format!("parameter {name} has no value"))?;
     Ok(crate::config::split_keys(&value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthFailure;
+    use std::sync::{Arc, Mutex};
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_are_refreshed_every_period_and_kept_when_a_read_fails() {
+        let auth = Authenticator::new(&["env-key".into(), "old-key".into()], None).unwrap();
+        let answers = Arc::new(Mutex::new(vec![
+            Err("throttled".to_owned()),
+            Ok(vec!["new-key".to_owned()]),
+        ]));
+        let source = answers.clone();
+        let fetch = move || {
+            let next = source.lock().unwrap().remove(0);
+            async move { next }
+        };
+        let period = Duration::from_secs(300);
+        tokio::spawn(refresh_keys(
+            auth.static_keys(),
+            vec!["env-key".into()],
+            fetch,
+            period,
+        ));
+
+        tokio::time::sleep(period + Duration::from_secs(1)).await;
+        assert_eq!(
+            auth.check(Some(b"old-key")),
+            Ok(()),
+            "a failed read keeps the keys"
+        );
+
+        tokio::time::sleep(period).await;
+        assert_eq!(auth.check(Some(b"new-key")), Ok(()));
+        assert_eq!(
+            auth.check(Some(b"env-key")),
+            Ok(()),
+            "the variable's keys stay"
+        );
+        assert!(matches!(
+            auth.check(Some(b"old-key")),
+            Err(AuthFailure::Invalid(_))
+        ));
+        assert!(answers.lock().unwrap().is_empty());
+    }
 }

@@ -135,8 +135,10 @@ impl KafkaConfig {
 pub struct AuthConfig {
     /// Static keys from `LOGS_APP_KEYS` (comma-separated).
     pub static_keys: Vec<String>,
-    /// An SSM parameter (a SecureString of comma-separated keys) read at start.
+    /// An SSM parameter (a SecureString of comma-separated keys) read at start and then every
+    /// `keys_refresh` (`LOGS_APP_KEYS_REFRESH_SECONDS`, default 300; 0 = at start only).
     pub keys_parameter: Option<String>,
+    pub keys_refresh: Option<Duration>,
     pub jwt: Option<JwtConfig>,
 }
 
@@ -155,6 +157,10 @@ impl AuthConfig {
             .map(|keys| split_keys(&keys))
             .unwrap_or_default();
         let keys_parameter = optional("LOGS_APP_KEYS_PARAMETER");
+        let keys_refresh = match number("LOGS_APP_KEYS_REFRESH_SECONDS", 300)? {
+            0 => None,
+            seconds => Some(Duration::from_secs(seconds)),
+        };
         let jwt = match optional("LOGS_JWT_ALGORITHM") {
             None => None,
             Some(alg) => Some(JwtConfig {
@@ -175,6 +181,7 @@ impl AuthConfig {
         Ok(AuthConfig {
             static_keys,
             keys_parameter,
+            keys_refresh,
             jwt,
         })
     }

@@ -10,7 +10,6 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// The request-wide part of every envelope.
 #[derive(Debug, Clone)]
@@ -38,19 +37,19 @@ pub struct OutRecord {
     pub value: Vec<u8>,
 }
 
-/// `received_at` as written in envelopes: RFC 3339, UTC, milliseconds.
+/// `received_at` as written in envelopes: RFC 3339, UTC, always three fraction digits.
 pub fn timestamp(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    let millis = at.replace_nanosecond(at.millisecond() as u32 * 1_000_000);
-    let mut text = millis
-        .unwrap_or(at)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string());
-    // Rfc3339 drops a zero fraction; keep the width fixed.
-    if !text.contains('.') {
-        text.insert_str(text.len() - 1, ".000");
-    }
-    text
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 /// Wraps one checked entry.
@@ -143,6 +142,14 @@ mod tests {
                 "client_ip": "203.0.113.9",
             })
         );
+    }
+
+    #[test]
+    fn received_at_always_has_three_fraction_digits() {
+        let at = |nanos: i128| timestamp(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap());
+        assert_eq!(at(1_795_342_681_470_999_999), "2026-11-22T10:18:01.470Z");
+        assert_eq!(at(1_795_342_681_500_000_000), "2026-11-22T10:18:01.500Z");
+        assert_eq!(at(1_795_342_681_007_000_000), "2026-11-22T10:18:01.007Z");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Kafka side: one producer per process (rdkafka), acknowledged by all in-sync replicas,
 //! idempotent so the client's own retries never duplicate a record.
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -82,74 +83,156 @@ impl ClientContext for SluiceKafkaContext {
 }
 
 /// Produces to Kafka and waits for every acknowledgement.
+///
+/// An idempotent producer that meets a fatal error (a broker that lost or fenced its producer
+/// state, typically after a restart) fails every later message. The publisher then builds a fresh
+/// producer, so the process recovers without a restart; the messages of the old one have all been
+/// failed (answered 503), none were acknowledged.
 pub struct KafkaPublisher {
-    producer: FutureProducer<SluiceKafkaContext>,
-    ack_timeout: Duration,
+    config: KafkaConfig,
+    producer: RwLock<Arc<SluiceProducer>>,
 }
+
+type SluiceProducer = FutureProducer<SluiceKafkaContext>;
 
 impl KafkaPublisher {
     /// Builds the producer. Must run inside the Tokio runtime (MSK IAM signs on it).
     pub fn new(config: &KafkaConfig) -> Result<KafkaPublisher, KafkaError> {
-        let producer = client_config(config)
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("compression.type", "lz4")
-            .set("linger.ms", config.linger.as_millis().to_string())
-            .set(
-                "message.timeout.ms",
-                config.ack_timeout.as_millis().to_string(),
-            )
-            .set(
-                "request.timeout.ms",
-                config.ack_timeout.as_millis().clamp(1, 30_000).to_string(),
-            )
-            // Bounded in-flight work: a full queue answers 503 instead of growing memory.
-            .set("queue.buffering.max.kbytes", "65536")
-            .create_with_context(SluiceKafkaContext::new(config))?;
         Ok(KafkaPublisher {
-            producer,
-            ack_timeout: config.ack_timeout,
+            producer: RwLock::new(Arc::new(build_producer(config)?)),
+            config: config.clone(),
         })
     }
 
     /// Waits for everything queued to be delivered (on shutdown).
     pub fn flush(&self, timeout: Duration) {
-        let _ = self.producer.flush(timeout);
+        let _ = self.current().flush(timeout);
     }
+
+    fn current(&self) -> Arc<SluiceProducer> {
+        Arc::clone(&self.producer.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces `failed` by a fresh producer if it is still the current one and has lost its
+    /// producer identity: a fatal error, or a broker that fenced or forgot it.
+    fn recover(&self, failed: &Arc<SluiceProducer>, code: Option<RDKafkaErrorCode>) {
+        let reason = match failed.client().fatal_error() {
+            Some((code, reason)) => format!("{code:?}: {reason}"),
+            None => match code {
+                Some(code) if identity_lost(code) => format!("{code:?}"),
+                _ => return,
+            },
+        };
+        let mut current = self
+            .producer
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !Arc::ptr_eq(&current, failed) {
+            return; // another request already replaced it
+        }
+        match build_producer(&self.config) {
+            Ok(fresh) => {
+                tracing::warn!(%reason, "the Kafka producer lost its identity; replaced it");
+                let old = std::mem::replace(&mut *current, Arc::new(fresh));
+                // Dropping a producer purges and joins its thread: keep that off the request path.
+                tokio::task::spawn_blocking(move || drop(old));
+            }
+            Err(err) => {
+                tracing::error!(%reason, error = %err, "could not replace the failed Kafka producer");
+            }
+        }
+    }
+
+    async fn deliver(
+        &self,
+        producer: &SluiceProducer,
+        topic: &str,
+        records: &[OutRecord],
+    ) -> Result<(), (PublishError, Option<RDKafkaErrorCode>)> {
+        let mut deliveries = Vec::with_capacity(records.len());
+        for record in records {
+            let mut out = FutureRecord::<str, [u8]>::to(topic).payload(record.value.as_slice());
+            if let Some(key) = &record.key {
+                out = out.key(key.as_str());
+            }
+            match producer.send_result(out) {
+                Ok(delivery) => deliveries.push(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    return Err((PublishError::Backpressure, None));
+                }
+                Err((err, _)) => return Err(unavailable(&err)),
+            }
+        }
+        // librdkafka fails a message itself after `message.timeout.ms`; the outer bound only
+        // guards against a delivery report that never comes.
+        let ack_timeout = self.config.ack_timeout;
+        let outcome = tokio::time::timeout(ack_timeout * 2, join_all(deliveries)).await;
+        let Ok(results) = outcome else {
+            let error = PublishError::Unavailable("no delivery report in time".into());
+            return Err((error, None));
+        };
+        for result in results {
+            match result {
+                Ok(Ok(_)) => {}
+                Ok(Err((err, _))) => return Err(unavailable(&err)),
+                Err(_) => {
+                    let error = PublishError::Unavailable("producer dropped".into());
+                    return Err((error, None));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unavailable(err: &KafkaError) -> (PublishError, Option<RDKafkaErrorCode>) {
+    (
+        PublishError::Unavailable(err.to_string()),
+        err.rdkafka_error_code(),
+    )
+}
+
+/// Errors after which an idempotent producer cannot go on with its current id and epoch.
+fn identity_lost(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::Fatal
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
+            | RDKafkaErrorCode::UnknownProducerId
+            | RDKafkaErrorCode::OutOfOrderSequenceNumber
+            | RDKafkaErrorCode::InvalidProducerIdMapping
+    )
+}
+
+fn build_producer(config: &KafkaConfig) -> Result<SluiceProducer, KafkaError> {
+    client_config(config)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("compression.type", "lz4")
+        .set("linger.ms", config.linger.as_millis().to_string())
+        .set(
+            "message.timeout.ms",
+            config.ack_timeout.as_millis().to_string(),
+        )
+        .set(
+            "request.timeout.ms",
+            config.ack_timeout.as_millis().clamp(1, 30_000).to_string(),
+        )
+        // Bounded in-flight work: a full queue answers 503 instead of growing memory.
+        .set("queue.buffering.max.kbytes", "65536")
+        .create_with_context(SluiceKafkaContext::new(config))
 }
 
 #[async_trait]
 impl LogPublisher for KafkaPublisher {
     async fn publish(&self, topic: &str, records: Vec<OutRecord>) -> Result<(), PublishError> {
-        let mut deliveries = Vec::with_capacity(records.len());
-        for record in &records {
-            let mut out = FutureRecord::<str, [u8]>::to(topic).payload(record.value.as_slice());
-            if let Some(key) = &record.key {
-                out = out.key(key.as_str());
-            }
-            match self.producer.send_result(out) {
-                Ok(delivery) => deliveries.push(delivery),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    return Err(PublishError::Backpressure);
-                }
-                Err((err, _)) => return Err(PublishError::Unavailable(err.to_string())),
-            }
-        }
-        // librdkafka fails a message itself after `message.timeout.ms`; the outer bound only
-        // guards against a delivery report that never comes.
-        let outcome = tokio::time::timeout(self.ack_timeout * 2, join_all(deliveries)).await;
-        let Ok(results) = outcome else {
-            return Err(PublishError::Unavailable(
-                "no delivery report in time".into(),
-            ));
-        };
-        for result in results {
-            match result {
-                Ok(Ok(_)) => {}
-                Ok(Err((err, _))) => return Err(PublishError::Unavailable(err.to_string())),
-                Err(_) => return Err(PublishError::Unavailable("producer dropped".into())),
-            }
-        }
-        Ok(())
+        let producer = self.current();
+        self.deliver(&producer, topic, &records)
+            .await
+            .map_err(|(error, code)| {
+                self.recover(&producer, code);
+                error
+            })
     }
 }
