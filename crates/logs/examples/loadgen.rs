@@ -19,13 +19,25 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = |threads: usize| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    };
     match args.first().map(String::as_str) {
-        Some("server") => server(&args[1], args[2].parse()?, args[3].parse()?, &args[4]).await,
-        Some("handler") => handler(args[1].parse()?).await,
-        Some("sink") => sink(args[1].parse()?).await,
+        // One thread for the load (as a one-thread wrk would): the server and the broker share the
+        // machine with it, and a client using every core would measure itself.
+        Some("server") => runtime(1)?.block_on(server(
+            &args[1],
+            args[2].parse()?,
+            args[3].parse()?,
+            &args[4],
+        )),
+        Some("handler") => runtime(2)?.block_on(handler(args[1].parse()?)),
+        Some("sink") => runtime(2)?.block_on(sink(args[1].parse()?)),
         _ => {
             Err("usage: loadgen server URL SECONDS CONNECTIONS APP_KEY | handler N | sink N".into())
         }

@@ -125,7 +125,7 @@ impl KafkaConfig {
             bootstrap_servers: platform::required_env("KAFKA_BOOTSTRAP_SERVERS")?,
             auth,
             ack_timeout: Duration::from_millis(number("LOGS_ACK_TIMEOUT_MS", 3000)?),
-            linger: Duration::from_millis(number("KAFKA_LINGER_MS", 2)?),
+            linger: Duration::from_millis(linger_ms()?),
         })
     }
 }
@@ -243,6 +243,17 @@ impl BridgeConfig {
 
 fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `KAFKA_LINGER_MS`: how long the producer gathers records into a batch; 0 sends at once.
+fn linger_ms() -> Result<u64, ConfigError> {
+    match optional("KAFKA_LINGER_MS") {
+        None => Ok(1),
+        Some(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
+            name: "KAFKA_LINGER_MS",
+            reason: format!("'{value}' is not a whole number of milliseconds"),
+        }),
+    }
 }
 
 fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
