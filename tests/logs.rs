@@ -672,6 +672,12 @@ async fn a_broker_stopped_mid_run_answers_503_and_loses_no_acknowledged_entry() 
     broker.create_topic("crash-logs");
 
     let listen = format!("127.0.0.1:{}", free_port());
+    let server_log = std::fs::File::create(
+        local_dir()
+            .join("logs")
+            .join(format!("{marker}-server.log")),
+    )
+    .unwrap();
     let _server = Reaped(
         Command::new(logs_server_binary())
             .env("LOGS_LISTEN", &listen)
@@ -682,14 +688,8 @@ async fn a_broker_stopped_mid_run_answers_503_and_loses_no_acknowledged_entry() 
             .env_remove("LOGS_APP_KEYS_PARAMETER")
             .env_remove("LOGS_JWT_ALGORITHM")
             .stdin(Stdio::null())
-            .stderr(
-                std::fs::File::create(
-                    local_dir()
-                        .join("logs")
-                        .join(format!("{marker}-server.log")),
-                )
-                .unwrap(),
-            )
+            .stdout(server_log.try_clone().unwrap())
+            .stderr(server_log)
             .spawn()
             .expect("logs-server starts"),
     );
