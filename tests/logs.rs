@@ -23,6 +23,9 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+#[path = "support/local.rs"]
+mod local;
+
 const PATIENCE: Duration = Duration::from_secs(30);
 
 struct Stack {
@@ -37,16 +40,7 @@ fn local_dir() -> PathBuf {
 
 impl Stack {
     async fn connect() -> Stack {
-        let path = std::env::var("SLUICE_ENDPOINTS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| local_dir().join("endpoints.env"));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {} ({e}); run `make up`", path.display()));
-        let env: HashMap<String, String> = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-            .collect();
+        let env = local::endpoints();
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&env["AWS_ENDPOINT_URL"])
             .region(Region::new(env["AWS_REGION"].clone()))
@@ -218,12 +212,9 @@ fn reader_from_beginning(bootstrap: &str, topic: &str) -> (BaseConsumer, usize) 
 /// A record read back from Kafka: partition, offset, key, value.
 type KafkaRecord = (i32, i64, Option<Vec<u8>>, Vec<u8>);
 
+/// A name no earlier run has used that also serves as a bucket name, group id or marker.
 fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{nanos}")
+    local::unique(prefix).replace(' ', "-")
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -477,7 +468,9 @@ struct OwnBroker {
     tansu: PathBuf,
     port: u16,
     bucket: String,
-    stack_env: HashMap<String, String>,
+    /// The local S3 the broker keeps its log in, and its region.
+    s3_endpoint: String,
+    region: String,
     process: Option<Child>,
     log: PathBuf,
 }
@@ -494,7 +487,8 @@ impl OwnBroker {
             port: free_port(),
             log: local_dir().join("logs").join(format!("{bucket}.log")),
             bucket,
-            stack_env: stack.env.clone(),
+            s3_endpoint: stack.get("AWS_ENDPOINT_URL").to_owned(),
+            region: stack.get("AWS_REGION").to_owned(),
             process: None,
         }
     }
@@ -519,10 +513,10 @@ impl OwnBroker {
                 &url,
             ])
             .args(["--storage-engine", &format!("s3://{}/", self.bucket)])
-            .env("AWS_ENDPOINT", &self.stack_env["AWS_ENDPOINT_URL"])
+            .env("AWS_ENDPOINT", &self.s3_endpoint)
             .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_REGION", &self.stack_env["AWS_REGION"])
-            .env("AWS_DEFAULT_REGION", &self.stack_env["AWS_REGION"])
+            .env("AWS_REGION", &self.region)
+            .env("AWS_DEFAULT_REGION", &self.region)
             .env("AWS_ACCESS_KEY_ID", "local")
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .stdin(Stdio::null())

@@ -1,16 +1,15 @@
 //! How the end-to-end tests reach the local stack: the endpoints `make up` wrote, a plain HTTP
 //! client for the function URL, and the AWS SDK for reading DynamoDB back.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value};
+
+#[path = "local.rs"]
+mod local;
+pub use local::{endpoints, unique};
 
 pub struct LocalStack {
     http: reqwest::Client,
@@ -154,35 +153,4 @@ impl LocalStack {
             }
         }
     }
-}
-
-/// A name no earlier run has used, so tests do not depend on what the table already holds.
-pub fn unique(prefix: &str) -> String {
-    static SEQUENCE: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix} {nanos} {}",
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn endpoints() -> HashMap<String, String> {
-    let path = std::env::var_os("SLUICE_ENDPOINTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/endpoints.env")
-        });
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}); start the local stack with `make up`",
-            path.display()
-        )
-    });
-    text.lines()
-        .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
 }

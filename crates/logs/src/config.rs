@@ -125,7 +125,7 @@ impl KafkaConfig {
             bootstrap_servers: platform::required_env("KAFKA_BOOTSTRAP_SERVERS")?,
             auth,
             ack_timeout: Duration::from_millis(number("LOGS_ACK_TIMEOUT_MS", 3000)?),
-            linger: Duration::from_millis(linger_ms()?),
+            linger: Duration::from_millis(number_or_zero("KAFKA_LINGER_MS", 1)?),
         })
     }
 }
@@ -157,7 +157,7 @@ impl AuthConfig {
             .map(|keys| split_keys(&keys))
             .unwrap_or_default();
         let keys_parameter = optional("LOGS_APP_KEYS_PARAMETER");
-        let keys_refresh = match number("LOGS_APP_KEYS_REFRESH_SECONDS", 300)? {
+        let keys_refresh = match number_or_zero("LOGS_APP_KEYS_REFRESH_SECONDS", 300)? {
             0 => None,
             seconds => Some(Duration::from_secs(seconds)),
         };
@@ -245,27 +245,31 @@ fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// `KAFKA_LINGER_MS`: how long the producer gathers records into a batch; 0 sends at once.
-fn linger_ms() -> Result<u64, ConfigError> {
-    match optional("KAFKA_LINGER_MS") {
-        None => Ok(1),
-        Some(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
-            name: "KAFKA_LINGER_MS",
-            reason: format!("'{value}' is not a whole number of milliseconds"),
-        }),
-    }
+/// A whole number of at least 1 from the environment, `default` when unset.
+fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    whole_number(name, optional(name), default, 1)
 }
 
-fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    match optional(name) {
-        None => Ok(default),
-        Some(value) => match value.trim().parse::<u64>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(ConfigError::Invalid {
-                name,
-                reason: format!("'{value}' is not a positive whole number"),
-            }),
-        },
+/// A whole number where 0 means "none" (no linger, no refresh).
+fn number_or_zero(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    whole_number(name, optional(name), default, 0)
+}
+
+fn whole_number(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+    least: u64,
+) -> Result<u64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if n >= least => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!("'{value}' is not a whole number of at least {least}"),
+        }),
     }
 }
 
@@ -289,6 +293,18 @@ mod tests {
         assert!(Routes::parse("app=").is_err());
         assert!(Routes::parse("a/b=topic").is_err());
         assert!(Routes::parse("app=a,app=b").is_err());
+    }
+
+    #[test]
+    fn whole_numbers_have_a_floor_and_a_default() {
+        let read =
+            |value: Option<&str>, least| whole_number("N", value.map(str::to_owned), 7, least);
+        assert_eq!(read(None, 1), Ok(7));
+        assert_eq!(read(Some(" 12 "), 1), Ok(12));
+        assert_eq!(read(Some("0"), 0), Ok(0), "0 where 0 means none");
+        for refused in ["0", "-1", "1.5", "ten"] {
+            assert!(read(Some(refused), 1).is_err(), "{refused}");
+        }
     }
 
     #[test]
