@@ -2,10 +2,11 @@
 
 Starts its own broker (tansu, in memory) and the release `logs-server`, then:
 1. loads the server with keep-alive connections, each request one entry acknowledged by the
-   broker: requests/s, p50/p99;
+   broker: requests/s, p50/p99; then reads the topic back to confirm that every acknowledged
+   entry is there, once (otherwise the figures are void and the script fails);
 2. runs the Lambda handler in process, one request at a time: latency to an acknowledged produce;
 3. runs the sink's own work (decode, group, gzip) on MSK events: records/s.
-Prints the figures as JSON. Nothing here is a pass/fail check.
+Prints the figures as JSON. No timing is a pass/fail check; only lost or doubled entries are.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ def main() -> int:
                 time.sleep(0.2)
         results = {"server": []}
         for connections in CONNECTIONS:
-            figures = run(str(RELEASE / "examples" / "loadgen"), "server", url, SECONDS, connections, APP_KEY)
+            figures = run(str(RELEASE / "examples" / "loadgen"), "server", url, SECONDS, connections, APP_KEY,
+                          bootstrap, "bench-logs")
+            if figures["acknowledged_found_in_topic"] != figures["acknowledged"] or figures["duplicates_in_topic"]:
+                print(f"the topic does not hold exactly the acknowledged entries: {json.dumps(figures)}")
+                return 1
             print(f"logs-server, {connections} connections: {json.dumps(figures)}", flush=True)
             results["server"].append(figures)
         results["handler"] = run(str(RELEASE / "examples" / "loadgen"), "handler", "2000", env=env)

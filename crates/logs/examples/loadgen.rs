@@ -1,23 +1,26 @@
 //! Benchmarks of the logs pipeline (run by `make bench` through bench/logs.py):
 //!
-//! - `server URL SECONDS CONNECTIONS APP_KEY`: keeps CONNECTIONS keep-alive connections posting
-//!   one entry each to a running `logs-server` for SECONDS; prints req/s and latency percentiles
-//!   of 200 answers (each is an acknowledged produce).
+//! - `server URL SECONDS CONNECTIONS APP_KEY [BOOTSTRAP TOPIC]`: keeps CONNECTIONS keep-alive
+//!   connections posting one entry each to a running `logs-server` for SECONDS; prints req/s and
+//!   latency percentiles of 200 answers (each is an acknowledged produce). With a broker and
+//!   topic it then reads the topic back and reports how many of the acknowledged entries it
+//!   holds (all of them, or the figures mean nothing) and how many of the run's entries twice.
 //! - `handler REQUESTS`: the Lambda handler in process, one request after another, against the
 //!   broker in `KAFKA_BOOTSTRAP_SERVERS` (the rest of the bridge's environment as for the
 //!   function); prints latency percentiles per request to an acknowledged produce.
 //! - `sink RECORDS`: the sink's own work (decode, group, gzip) on MSK events of 500 records into
 //!   an object store that keeps nothing; prints records/s.
 
+use std::collections::HashSet;
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,16 +33,33 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match args.first().map(String::as_str) {
         // One thread for the load (as a one-thread wrk would): the server and the broker share the
         // machine with it, and a client using every core would measure itself.
-        Some("server") => runtime(1)?.block_on(server(
-            &args[1],
-            args[2].parse()?,
-            args[3].parse()?,
-            &args[4],
-        )),
+        Some("server") => {
+            // Tags this run's entries, so that reading the topic back tells them from earlier runs'.
+            let run = format!(
+                "{:x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_nanos()
+            );
+            let (mut report, acknowledged) = runtime(1)?.block_on(server(
+                &args[1],
+                args[2].parse()?,
+                args[3].parse()?,
+                &args[4],
+                &run,
+            ))?;
+            if let (Some(bootstrap), Some(topic)) = (args.get(5), args.get(6)) {
+                let (found, duplicates) = read_back(bootstrap, topic, &run, &acknowledged)?;
+                report["acknowledged_found_in_topic"] = json!(found);
+                report["duplicates_in_topic"] = json!(duplicates);
+            }
+            println!("{report}");
+            Ok(())
+        }
         Some("handler") => runtime(2)?.block_on(handler(args[1].parse()?)),
         Some("sink") => runtime(2)?.block_on(sink(args[1].parse()?)),
         _ => {
-            Err("usage: loadgen server URL SECONDS CONNECTIONS APP_KEY | handler N | sink N".into())
+            Err("usage: loadgen server URL SECONDS CONNECTIONS APP_KEY [BOOTSTRAP TOPIC] | handler N | sink N".into())
         }
     }
 }
@@ -56,49 +76,48 @@ async fn server(
     seconds: u64,
     connections: usize,
     app_key: &str,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    run: &str,
+) -> Result<(Value, HashSet<(usize, u64)>), Box<dyn std::error::Error + Send + Sync>> {
     let uri: http::Uri = url.parse()?;
     let authority = uri.authority().ok_or("URL without host")?.to_string();
+    let path = uri.path().to_owned();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let failures = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for connection in 0..connections {
-        let (uri, authority, key, failures) = (
-            uri.clone(),
+        let (authority, path, key, run, failures) = (
             authority.clone(),
+            path.clone(),
             app_key.to_owned(),
+            run.to_owned(),
             Arc::clone(&failures),
         );
         tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(&authority).await.expect("connect");
-            stream.set_nodelay(true).unwrap();
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("handshake");
-            tokio::spawn(conn);
+            let mut client = Connection::open(&authority).await.expect("connect");
             let mut latencies = Vec::new();
+            let mut acknowledged = Vec::new();
+            let mut request = Vec::with_capacity(512);
             let mut n = 0u64;
             while Instant::now() < deadline {
                 n += 1;
                 let body = format!(
-                    r#"{{"user_id":"user-{connection}","device_details":"pixel-8","desc":"benchmark entry {n}","app_platform":"android","timestamp":"1795342500000"}}"#
+                    r#"{{"user_id":"user-{connection}","device_details":"pixel-8","desc":"benchmark entry {n}","app_platform":"android","timestamp":"1795342500000","bench_run":"{run}"}}"#
                 );
-                let request = http::Request::post(uri.clone())
-                    .header("host", &authority)
-                    .header("appkey", &key)
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from(body)))
-                    .unwrap();
+                request.clear();
+                write!(
+                    request,
+                    "POST {path} HTTP/1.1\r\nhost: {authority}\r\nappkey: {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
                 let start = Instant::now();
-                match sender.send_request(request).await {
-                    Ok(response) => {
-                        let ok = response.status() == 200;
-                        let _ = response.into_body().collect().await;
-                        if ok {
-                            latencies.push(start.elapsed().as_micros() as u64);
-                        } else {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                        }
+                match client.exchange(&request).await {
+                    Ok(200) => {
+                        latencies.push(start.elapsed().as_micros() as u64);
+                        acknowledged.push((connection, n));
+                    }
+                    Ok(_) => {
+                        failures.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(_) => {
                         failures.fetch_add(1, Ordering::Relaxed);
@@ -106,13 +125,16 @@ async fn server(
                     }
                 }
             }
-            latencies
+            (latencies, acknowledged)
         }));
     }
     let started = Instant::now();
     let mut all = Vec::new();
+    let mut acknowledged = HashSet::new();
     for task in tasks {
-        all.extend(task.await?);
+        let (latencies, entries) = task.await?;
+        all.extend(latencies);
+        acknowledged.extend(entries);
     }
     let elapsed = started.elapsed().as_secs_f64().max(seconds as f64);
     let mut report = percentiles(all.clone());
@@ -120,8 +142,128 @@ async fn server(
     report["acknowledged"] = json!(all.len());
     report["failed"] = json!(failures.load(Ordering::Relaxed));
     report["connections"] = json!(connections);
-    println!("{report}");
-    Ok(())
+    Ok((report, acknowledged))
+}
+
+/// Reads `topic` from its start and checks this run's entries against the acknowledged ones:
+/// how many acknowledged entries are there, and how many of the run's entries are there more
+/// than once. (The broker's end offsets are not used: the local broker under-reports them.)
+fn read_back(
+    bootstrap: &str,
+    topic: &str,
+    run: &str,
+    acknowledged: &HashSet<(usize, u64)>,
+) -> Result<(usize, usize), Box<dyn std::error::Error + Send + Sync>> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("sluice-loadgen-{run}"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for partition in metadata
+        .topics()
+        .first()
+        .ok_or("no such topic")?
+        .partitions()
+    {
+        assignment.add_partition_offset(topic, partition.id(), rdkafka::Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+    let mut at_end = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut duplicates = 0;
+    while at_end.len() < assignment.count() {
+        let message = match consumer.poll(Duration::from_secs(10)) {
+            None => return Err("the topic stopped answering before its end".into()),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                at_end.insert(partition);
+                continue;
+            }
+            Some(Err(err)) => return Err(err.into()),
+            Some(Ok(message)) => message,
+        };
+        let envelope: Value = serde_json::from_slice(message.payload().unwrap_or_default())?;
+        let entry = &envelope["entry"];
+        if entry["bench_run"] != run {
+            continue;
+        }
+        let connection = entry["user_id"]
+            .as_str()
+            .and_then(|u| u.strip_prefix("user-"));
+        let n = entry["desc"]
+            .as_str()
+            .and_then(|d| d.strip_prefix("benchmark entry "));
+        let (Some(Ok(connection)), Some(Ok(n))) = (connection.map(str::parse), n.map(str::parse))
+        else {
+            return Err(format!("an entry of this run that it did not send: {entry}").into());
+        };
+        if !seen.insert((connection, n)) {
+            duplicates += 1;
+        }
+    }
+    Ok((acknowledged.intersection(&seen).count(), duplicates))
+}
+
+/// A keep-alive HTTP/1.1 client that does only what the benchmark needs: one request at a time,
+/// each answer read whole (status line, headers, a `content-length` body). The load generator
+/// shares the cores with the server it measures, so it spends as little as a wrk-style client.
+struct Connection {
+    stream: tokio::net::TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(authority: &str) -> std::io::Result<Connection> {
+        let stream = tokio::net::TcpStream::connect(authority).await?;
+        stream.set_nodelay(true)?;
+        Ok(Connection {
+            stream,
+            buffer: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Sends one request and returns the answer's status once its body has arrived.
+    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<u16> {
+        self.stream.write_all(request).await?;
+        self.buffer.clear();
+        loop {
+            if let Some(answer) = complete_answer(&self.buffer)? {
+                return Ok(answer);
+            }
+            if self.stream.read_buf(&mut self.buffer).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+}
+
+/// The status of the answer in `buffer` once it is whole; `None` while more is to come.
+fn complete_answer(buffer: &[u8]) -> std::io::Result<Option<u16>> {
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let Some(head_end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let head = std::str::from_utf8(&buffer[..head_end]).map_err(|_| invalid("head not text"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.strip_prefix("HTTP/1.1 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid("no status line"))?;
+    let length: usize = lines
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .ok_or_else(|| invalid("answer without content-length"))?;
+    Ok((buffer.len() >= head_end + 4 + length).then_some(status))
 }
 
 async fn handler(requests: usize) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

@@ -6,6 +6,12 @@ use std::time::Duration;
 
 use logs::bridge;
 
+// A request allocates a few dozen small buffers, some freed on the producer's delivery thread;
+// glibc's allocator took about a seventh of the server's time, part of it on contended arena
+// locks. mimalloc's per-thread heaps cut the server's CPU per request by about a tenth.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     platform::init_tracing();
