@@ -101,11 +101,20 @@ pub struct Purchase {
 
 /// Splits one data line (its end of line included or not) into the needed fields.
 pub fn split_fields<'a>(line: &'a [u8], columns: &Columns) -> Result<Fields<'a>, Rejection> {
+    split_fields_at(line, memchr::memchr_iter(b'\t', line), columns)
+}
+
+/// As [`split_fields`], with the positions of the line's tabs already found (in order).
+pub fn split_fields_at<'a>(
+    line: &'a [u8],
+    tabs: impl Iterator<Item = usize>,
+    columns: &Columns,
+) -> Result<Fields<'a>, Rejection> {
     let line = trim_line_end(line);
     let mut fields: [&[u8]; 7] = [&[]; 7];
     let mut count = 0;
     let mut start = 0;
-    for end in memchr::memchr_iter(b'\t', line).chain(std::iter::once(line.len())) {
+    for end in tabs.chain(std::iter::once(line.len())) {
         if let Some(Some(slot)) = columns.slot_of.get(count) {
             fields[*slot] = unquote(&line[start..end]);
         }
