@@ -233,23 +233,37 @@ mod tests {
         hits: Vec<GivenHit>,
     }
 
+    /// The ranked attribution of `given`, the same whether each hit comes in a block of its own
+    /// (blocks applied in order) or all in one block (a visitor's hits within a block).
     fn run(given: Given, window: i64) -> Result<Vec<(String, String, String)>, TooLate> {
+        let one_each = run_in_blocks(&given, window, 1);
+        let all_in_one = run_in_blocks(&given, window, given.hits.len().max(1));
+        assert_eq!(one_each, all_in_one, "one block per hit against one block");
+        one_each
+    }
+
+    fn run_in_blocks(
+        given: &Given,
+        window: i64,
+        per_block: usize,
+    ) -> Result<Vec<(String, String, String)>, TooLate> {
         let mut sessions = Sessions::new(window);
-        // One block per hit, so blocks, not only hits within a block, are exercised in order.
-        for (i, (time, visitor, referral, revenue)) in given.hits.into_iter().enumerate() {
+        for (b, hits) in given.hits.chunks(per_block).enumerate() {
             let mut block = ParsedBlock::default();
-            block.push(
-                &key_hasher(),
-                0,
-                time,
-                &[visitor.as_bytes()],
-                referral.map(|(domain, keyword)| SearchReferral {
-                    domain: domain.into(),
-                    keyword: keyword.into(),
-                }),
-                revenue.map(|r| Revenue::parse(r).unwrap()),
-            );
-            sessions.add_block(&block, i as u64 + 2)?;
+            for (i, (time, visitor, referral, revenue)) in hits.iter().enumerate() {
+                block.push(
+                    &key_hasher(),
+                    i as u64,
+                    *time,
+                    &[visitor.as_bytes()],
+                    referral.map(|(domain, keyword)| SearchReferral {
+                        domain: domain.into(),
+                        keyword: keyword.into(),
+                    }),
+                    revenue.map(|r| Revenue::parse(r).unwrap()),
+                );
+            }
+            sessions.add_block(&block, (b * per_block) as u64 + 2)?;
         }
         let (attribution, _) = sessions.finish();
         Ok(attribution
