@@ -9,11 +9,28 @@ const CLI: &str = env!("CARGO_BIN_EXE_search-keyword-performance");
 const REPORT: &str = "2026-11-22_SearchKeywordPerformance.tab";
 const HEADER: &str = "hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer\n";
 
-fn workspace(name: &str) -> PathBuf {
+/// A scratch directory with an empty `out/`, removed when the test ends.
+struct Workspace(PathBuf);
+
+impl std::ops::Deref for Workspace {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn workspace(name: &str) -> Workspace {
     let dir = std::env::temp_dir().join(format!("skp-cli-{}-{name}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("out")).unwrap();
-    dir
+    Workspace(dir)
 }
 
 fn run(input: &Path, out_dir: &Path, extra: &[&str]) -> Output {
