@@ -93,7 +93,7 @@ impl ParsedBlock {
 }
 
 /// The positions of tabs and line ends in a block, in order: one pass over the bytes, 64 at a
-/// time into a bit mask (a form the compiler turns into vector compares), instead of a search
+/// time into a bit mask (SSE2 compares on x86_64, byte by byte elsewhere), instead of a search
 /// for each line end and then for each tab of the line.
 pub struct Separators<'a> {
     data: &'a [u8],
