@@ -23,8 +23,6 @@ use crate::ports::{LogPublisher, PublishError};
 
 pub const ROUTE_PREFIX: &str = "/api/v1/logs/";
 pub const SUCCESS_MESSAGE: &str = "Logs posted Successfully";
-/// The 200 body the contract promises (the handler tests read it back as JSON).
-const SUCCESS_BODY: &[u8] = br#"{"msg":"Logs posted Successfully"}"#;
 const RETRY_AFTER_SECONDS: &str = "1";
 
 /// One HTTP request, as either front end received it.
@@ -173,7 +171,7 @@ impl<P: LogPublisher> LogsApi<P> {
                 response
             }
             Ok(()) => match partial {
-                None => raw_json(StatusCode::OK, SUCCESS_BODY.to_vec()),
+                None => json_response(StatusCode::OK, &json!({ "msg": SUCCESS_MESSAGE })),
                 Some(checks) => {
                     let rejected = checks.iter().filter(|c| c.is_err()).count();
                     json_response(
