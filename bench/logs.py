@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -57,13 +56,19 @@ def main() -> int:
         server = subprocess.Popen([str(RELEASE / "logs-server")], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         url = f"http://{SERVER}/api/v1/logs/app"
-        for _ in range(50):
+        # Ready is a first acknowledged produce: the producer gets its id from the broker about
+        # half a second after start, and that wait is start-up, not load.
+        ready = urllib.request.Request(url, data=b'{"desc":"bench warm-up"}', method="POST",
+                                       headers={"AppKey": APP_KEY, "Content-Type": "application/json"})
+        for _ in range(100):
             try:
-                urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=2)
-            except urllib.error.HTTPError:
+                urllib.request.urlopen(ready, timeout=5)
                 break
             except OSError:
                 time.sleep(0.2)
+        else:
+            print("the server never acknowledged a produce")
+            return 1
         results = {"server": []}
         for connections in CONNECTIONS:
             figures = run(str(RELEASE / "examples" / "loadgen"), "server", url, SECONDS, connections, APP_KEY,
@@ -77,10 +82,19 @@ def main() -> int:
         print(f"Lambda handler, sequential: {json.dumps(results['handler'])}", flush=True)
         results["sink"] = run(str(RELEASE / "examples" / "loadgen"), "sink", "200000")
         print(f"sink (decode, group, gzip): {json.dumps(results['sink'])}", flush=True)
-        best = max(results["server"], key=lambda r: r["requests_per_second"])
-        print(json.dumps({"server_requests_per_second": best["requests_per_second"],
-                          "server_p99_ms": best["p99_ms"], "handler_p99_ms": results["handler"]["p99_ms"],
-                          "sink_records_per_second": results["sink"]["records_per_second"]}))
+        # The server's figure is a throughput at a latency: the most requests per second among
+        # the loads whose p99 stayed within the 5 ms target (null if none did), beside the busiest.
+        def rate(figures: dict) -> float:
+            return figures["requests_per_second"]
+
+        within = [r for r in results["server"] if r["p99_ms"] <= 5.0]
+        best = max(within, key=rate) if within else None
+        busiest = max(results["server"], key=rate)
+        print(json.dumps({
+            "server_within_p99_target": best and {k: best[k] for k in ("connections", "requests_per_second", "p99_ms")},
+            "server_busiest": {k: busiest[k] for k in ("connections", "requests_per_second", "p99_ms")},
+            "handler_p99_ms": results["handler"]["p99_ms"],
+            "sink_records_per_second": results["sink"]["records_per_second"]}))
     finally:
         for process in (server, broker):
             if process is not None:

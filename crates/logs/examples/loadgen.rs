@@ -281,7 +281,7 @@ fn complete_answer(buffer: &[u8]) -> std::io::Result<Option<u16>> {
 }
 
 async fn handler(requests: usize) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let api = logs::bridge::from_env().await?;
+    let api = logs::bridge::from_env(logs::config::Serving::OneRequestAtATime).await?;
     let fixture = include_str!("../fixtures/http-api-post-logs.json");
     let key = std::env::var("LOGS_APP_KEYS")?
         .split(',')

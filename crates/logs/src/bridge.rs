@@ -5,15 +5,21 @@ use std::time::Duration;
 
 use crate::api::LogsApi;
 use crate::auth::{Authenticator, StaticKeys};
-use crate::config::BridgeConfig;
+use crate::config::{BridgeConfig, Serving};
 use crate::kafka::KafkaPublisher;
 
-/// Reads the environment, fetches the app keys parameter if one is named (and keeps refreshing
-/// it in the background), and creates the producer. Runs once per process, inside the Tokio
+/// Reads the environment, creates the producer, and fetches the app keys parameter if one is
+/// named (and keeps refreshing it in the background). Runs once per process, inside the Tokio
 /// runtime.
-pub async fn from_env() -> Result<LogsApi<KafkaPublisher>, Box<dyn std::error::Error + Send + Sync>>
-{
-    let config = BridgeConfig::from_env()?;
+///
+/// The producer comes first: an idempotent producer only asks the brokers for its id half a
+/// second after it is created, and the first produce waits for that id, so the wait overlaps
+/// the parameter read instead of following it.
+pub async fn from_env(
+    serving: Serving,
+) -> Result<LogsApi<KafkaPublisher>, Box<dyn std::error::Error + Send + Sync>> {
+    let config = BridgeConfig::from_env(serving)?;
+    let publisher = KafkaPublisher::new(&config.kafka)?;
     let mut keys = config.auth.static_keys.clone();
     let mut parameter_source = None;
     if let Some(parameter) = config.auth.keys_parameter.clone() {
@@ -30,7 +36,6 @@ pub async fn from_env() -> Result<LogsApi<KafkaPublisher>, Box<dyn std::error::E
         };
         tokio::spawn(refresh_keys(auth.static_keys(), fixed, fetch, period));
     }
-    let publisher = KafkaPublisher::new(&config.kafka)?;
     Ok(LogsApi {
         publisher,
         auth,

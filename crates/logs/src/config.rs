@@ -95,12 +95,45 @@ pub struct KafkaConfig {
     pub auth: KafkaAuth,
     /// How long a produce may wait for the brokers' acknowledgement before the request fails.
     pub ack_timeout: Duration,
-    /// How long the producer gathers records into one batch.
+    /// How long the producer gathers records into one batch before sending it.
     pub linger: Duration,
+    /// Produce requests one broker connection may have unanswered (1 to 5, the most an
+    /// idempotent producer allows).
+    pub max_in_flight: u32,
+}
+
+/// How the bridge is served; it decides the producer's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// A Lambda function: one request at a time per process. Nothing comes along to share a
+    /// produce request with, so records are sent at once (no linger), and the several produce
+    /// requests of one array body may all be in flight together (5).
+    OneRequestAtATime,
+    /// The standalone server: many requests at once. One produce request per broker connection
+    /// in flight (1): the records that arrive meanwhile gather into the next one, so batches grow
+    /// with the load instead of the broker answering many small ones; plus a short linger
+    /// (0.2 ms) that lets a burst of requests finish arriving.
+    Concurrent,
+}
+
+impl Serving {
+    fn default_linger(self) -> Duration {
+        match self {
+            Serving::OneRequestAtATime => Duration::ZERO,
+            Serving::Concurrent => Duration::from_micros(200),
+        }
+    }
+
+    fn default_max_in_flight(self) -> u32 {
+        match self {
+            Serving::OneRequestAtATime => 5,
+            Serving::Concurrent => 1,
+        }
+    }
 }
 
 impl KafkaConfig {
-    pub fn from_env() -> Result<KafkaConfig, ConfigError> {
+    pub fn from_env(serving: Serving) -> Result<KafkaConfig, ConfigError> {
         let method = optional("KAFKA_AUTH").unwrap_or_else(|| "plaintext".into());
         let auth = match method.as_str() {
             "plaintext" => KafkaAuth::Plaintext,
@@ -125,7 +158,17 @@ impl KafkaConfig {
             bootstrap_servers: platform::required_env("KAFKA_BOOTSTRAP_SERVERS")?,
             auth,
             ack_timeout: Duration::from_millis(number("LOGS_ACK_TIMEOUT_MS", 3000)?),
-            linger: Duration::from_millis(number_or_zero("KAFKA_LINGER_MS", 1)?),
+            linger: milliseconds(
+                "KAFKA_LINGER_MS",
+                optional("KAFKA_LINGER_MS"),
+                serving.default_linger(),
+            )?,
+            max_in_flight: in_range(
+                "KAFKA_MAX_IN_FLIGHT",
+                optional("KAFKA_MAX_IN_FLIGHT"),
+                serving.default_max_in_flight(),
+                1..=5,
+            )?,
         })
     }
 }
@@ -207,7 +250,7 @@ pub struct BridgeConfig {
 }
 
 impl BridgeConfig {
-    pub fn from_env() -> Result<BridgeConfig, ConfigError> {
+    pub fn from_env(serving: Serving) -> Result<BridgeConfig, ConfigError> {
         let routes = Routes::parse(&platform::required_env("LOGS_TOPICS")?).map_err(|reason| {
             ConfigError::Invalid {
                 name: "LOGS_TOPICS",
@@ -236,7 +279,7 @@ impl BridgeConfig {
             limits,
             mask_mobile_number,
             auth: AuthConfig::from_env()?,
-            kafka: KafkaConfig::from_env()?,
+            kafka: KafkaConfig::from_env(serving)?,
         })
     }
 }
@@ -250,9 +293,52 @@ fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
     whole_number(name, optional(name), default, 1)
 }
 
-/// A whole number where 0 means "none" (no linger, no refresh).
+/// A whole number where 0 means "none" (no refresh).
 fn number_or_zero(name: &'static str, default: u64) -> Result<u64, ConfigError> {
     whole_number(name, optional(name), default, 0)
+}
+
+/// A whole number within `range`, `default` when unset.
+fn in_range(
+    name: &'static str,
+    value: Option<String>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "'{value}' is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}
+
+/// Milliseconds, fractions allowed (`0.2`), from 0 to 900 000; `default` when unset.
+fn milliseconds(
+    name: &'static str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<f64>() {
+        Ok(ms) if (0.0..=900_000.0).contains(&ms) => {
+            Ok(Duration::from_micros((ms * 1000.0).round() as u64))
+        }
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!("'{value}' is not a number of milliseconds from 0 to 900000"),
+        }),
+    }
 }
 
 fn whole_number(
@@ -304,6 +390,31 @@ mod tests {
         assert_eq!(read(Some("0"), 0), Ok(0), "0 where 0 means none");
         for refused in ["0", "-1", "1.5", "ten"] {
             assert!(read(Some(refused), 1).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn milliseconds_take_fractions_and_refuse_what_is_not_a_duration() {
+        let read = |value: &str| milliseconds("N", Some(value.to_owned()), Duration::ZERO);
+        assert_eq!(
+            milliseconds("N", None, Duration::from_millis(3)),
+            Ok(Duration::from_millis(3))
+        );
+        assert_eq!(read(" 0.2 "), Ok(Duration::from_micros(200)));
+        assert_eq!(read("0"), Ok(Duration::ZERO));
+        assert_eq!(read("5"), Ok(Duration::from_millis(5)));
+        for refused in ["-0.1", "NaN", "inf", "900001", "soon", ""] {
+            assert!(read(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn in_flight_requests_stay_within_what_an_idempotent_producer_allows() {
+        let read = |value: Option<&str>| in_range("N", value.map(str::to_owned), 1, 1..=5);
+        assert_eq!(read(None), Ok(1));
+        assert_eq!(read(Some("5")), Ok(5));
+        for refused in ["0", "6", "2.5", "all"] {
+            assert!(read(Some(refused)).is_err(), "{refused}");
         }
     }
 

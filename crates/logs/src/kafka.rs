@@ -210,7 +210,11 @@ fn build_producer(config: &KafkaConfig) -> Result<SluiceProducer, KafkaError> {
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
-        .set("linger.ms", config.linger.as_millis().to_string())
+        .set("linger.ms", linger_ms(config.linger))
+        .set(
+            "max.in.flight.requests.per.connection",
+            config.max_in_flight.to_string(),
+        )
         .set(
             "message.timeout.ms",
             config.ack_timeout.as_millis().to_string(),
@@ -224,6 +228,11 @@ fn build_producer(config: &KafkaConfig) -> Result<SluiceProducer, KafkaError> {
         .create_with_context(SluiceKafkaContext::new(config))
 }
 
+/// librdkafka's `linger.ms` takes fractions of a millisecond.
+fn linger_ms(linger: Duration) -> String {
+    (linger.as_micros() as f64 / 1000.0).to_string()
+}
+
 #[async_trait]
 impl LogPublisher for KafkaPublisher {
     async fn publish(&self, topic: &str, records: Vec<OutRecord>) -> Result<(), PublishError> {
@@ -234,5 +243,17 @@ impl LogPublisher for KafkaPublisher {
                 self.recover(&producer, code);
                 error
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linger_is_written_in_milliseconds_with_fractions() {
+        assert_eq!(linger_ms(Duration::ZERO), "0");
+        assert_eq!(linger_ms(Duration::from_micros(200)), "0.2");
+        assert_eq!(linger_ms(Duration::from_millis(5)), "5");
     }
 }

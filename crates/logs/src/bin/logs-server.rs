@@ -16,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     platform::init_tracing();
     let listen = std::env::var("LOGS_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let api = Arc::new(bridge::from_env().await?);
+    let api = Arc::new(bridge::from_env(logs::config::Serving::Concurrent).await?);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("logs-server listening on http://{}", listener.local_addr()?);
     let shutdown = async {
