@@ -1,5 +1,5 @@
 //! Configuration from the environment, read once per process. The Lambda function and the
-//! standalone server read the same variables.
+//! standalone server read the same variables; the producer's defaults differ ([`Serving`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
