@@ -2,6 +2,7 @@
 //! standalone server read the same variables; the producer's defaults differ ([`Serving`]).
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use platform::ConfigError;
@@ -99,7 +100,7 @@ pub struct KafkaConfig {
     pub linger: Duration,
     /// Produce requests one broker connection may have unanswered (1 to 5, the most an
     /// idempotent producer allows).
-    pub max_in_flight: u32,
+    pub max_in_flight: u64,
 }
 
 /// How the bridge is served; it decides the producer's defaults.
@@ -124,7 +125,7 @@ impl Serving {
         }
     }
 
-    fn default_max_in_flight(self) -> u32 {
+    fn default_max_in_flight(self) -> u64 {
         match self {
             Serving::OneRequestAtATime => 5,
             Serving::Concurrent => 1,
@@ -163,7 +164,7 @@ impl KafkaConfig {
                 optional("KAFKA_LINGER_MS"),
                 serving.default_linger(),
             )?,
-            max_in_flight: in_range(
+            max_in_flight: whole_number(
                 "KAFKA_MAX_IN_FLIGHT",
                 optional("KAFKA_MAX_IN_FLIGHT"),
                 serving.default_max_in_flight(),
@@ -290,35 +291,12 @@ fn optional(name: &str) -> Option<String> {
 
 /// A whole number of at least 1 from the environment, `default` when unset.
 fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    whole_number(name, optional(name), default, 1)
+    whole_number(name, optional(name), default, 1..=u64::MAX)
 }
 
 /// A whole number where 0 means "none" (no refresh).
 fn number_or_zero(name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    whole_number(name, optional(name), default, 0)
-}
-
-/// A whole number within `range`, `default` when unset.
-fn in_range(
-    name: &'static str,
-    value: Option<String>,
-    default: u32,
-    range: std::ops::RangeInclusive<u32>,
-) -> Result<u32, ConfigError> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
-    match value.trim().parse::<u32>() {
-        Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(ConfigError::Invalid {
-            name,
-            reason: format!(
-                "'{value}' is not a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        }),
-    }
+    whole_number(name, optional(name), default, 0..=u64::MAX)
 }
 
 /// Milliseconds, fractions allowed (`0.2`), from 0 to 900 000; `default` when unset.
@@ -341,21 +319,28 @@ fn milliseconds(
     }
 }
 
+/// A whole number within `range`, `default` when unset.
 fn whole_number(
     name: &'static str,
     value: Option<String>,
     default: u64,
-    least: u64,
+    range: RangeInclusive<u64>,
 ) -> Result<u64, ConfigError> {
     let Some(value) = value else {
         return Ok(default);
     };
     match value.trim().parse::<u64>() {
-        Ok(n) if n >= least => Ok(n),
-        _ => Err(ConfigError::Invalid {
-            name,
-            reason: format!("'{value}' is not a whole number of at least {least}"),
-        }),
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => {
+            let bounds = match *range.end() {
+                u64::MAX => format!("of at least {}", range.start()),
+                end => format!("from {} to {end}", range.start()),
+            };
+            Err(ConfigError::Invalid {
+                name,
+                reason: format!("'{value}' is not a whole number {bounds}"),
+            })
+        }
     }
 }
 
@@ -383,8 +368,9 @@ mod tests {
 
     #[test]
     fn whole_numbers_have_a_floor_and_a_default() {
-        let read =
-            |value: Option<&str>, least| whole_number("N", value.map(str::to_owned), 7, least);
+        let read = |value: Option<&str>, least| {
+            whole_number("N", value.map(str::to_owned), 7, least..=u64::MAX)
+        };
         assert_eq!(read(None, 1), Ok(7));
         assert_eq!(read(Some(" 12 "), 1), Ok(12));
         assert_eq!(read(Some("0"), 0), Ok(0), "0 where 0 means none");
@@ -410,7 +396,7 @@ mod tests {
 
     #[test]
     fn in_flight_requests_stay_within_what_an_idempotent_producer_allows() {
-        let read = |value: Option<&str>| in_range("N", value.map(str::to_owned), 1, 1..=5);
+        let read = |value: Option<&str>| whole_number("N", value.map(str::to_owned), 1, 1..=5);
         assert_eq!(read(None), Ok(1));
         assert_eq!(read(Some("5")), Ok(5));
         for refused in ["0", "6", "2.5", "all"] {
