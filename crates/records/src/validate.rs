@@ -3,8 +3,6 @@
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use thiserror::Error;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::record::RecordInput;
 use crate::rules::{self, Verdict};
@@ -32,16 +30,7 @@ impl From<ValidateError> for Diagnostic {
 pub async fn handle(event: LambdaEvent<Value>) -> Result<Verdict, ValidateError> {
     let input: RecordInput = serde_json::from_value(event.payload)
         .map_err(|e| ValidateError::MalformedInput(e.to_string()))?;
-    Ok(rules::validate(&input, &now_rfc3339()))
-}
-
-fn now_rfc3339() -> String {
-    let now = OffsetDateTime::now_utc();
-    let millis = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000);
-    millis
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| now.unix_timestamp().to_string())
+    Ok(rules::validate(&input, &platform::now_rfc3339()))
 }
 
 #[cfg(test)]
@@ -49,6 +38,8 @@ mod tests {
     use super::*;
     use lambda_runtime::Context;
     use serde_json::json;
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
 
     fn event(payload: Value) -> LambdaEvent<Value> {
         LambdaEvent::new(payload, Context::default())
