@@ -1,0 +1,344 @@
+//! The run ledger in DynamoDB: one item per run, every transition a conditional write.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use platform::SdkConfig;
+
+use crate::ports::{AlertLedger, LedgerError, Recorded, RunCatalog, RunLedger};
+use crate::run::{
+    AttemptFailure, Engine, InputObject, ObjectVersion, ReportLocation, Run, RunId, RunStatus,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLedger {
+    pub fn new(sdk: &SdkConfig, table: String) -> Self {
+        Self::from_client(Client::new(sdk), table)
+    }
+
+    pub fn from_client(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+}
+
+fn s(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_owned())
+}
+
+fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+fn key(run_id: &RunId) -> Item {
+    HashMap::from([("run_id".to_owned(), s(run_id.as_str()))])
+}
+
+fn ledger_error<E, R>(err: SdkError<E, R>) -> LedgerError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.as_service_error().and_then(|e| e.code()) {
+        Some(
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded",
+        ) => LedgerError::Throttled,
+        _ => LedgerError::Unavailable(DisplayErrorContext(&err).to_string()),
+    }
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+pub fn item_from_run(run: &Run) -> Item {
+    let mut item = key(&run.run_id);
+    let mut put = |name: &str, value: AttributeValue| {
+        item.insert(name.to_owned(), value);
+    };
+    put("bucket", s(&run.input.bucket));
+    put("key", s(&run.input.key));
+    match &run.input.version {
+        ObjectVersion::VersionId(id) => put("version_id", s(id)),
+        ObjectVersion::Etag(etag) => put("etag", s(etag)),
+    }
+    put("size", n(run.input.size));
+    put("engine", s(run.engine.as_str()));
+    put("status", s(run.status.as_str()));
+    put("attempts", n(run.attempts));
+    put("created_at", s(&run.created_at));
+    put("report_bucket", s(&run.report.bucket));
+    put("report_key", s(&run.report.key));
+    let optional = [
+        ("started_at", &run.started_at),
+        ("finished_at", &run.finished_at),
+        ("summary", &run.summary),
+        ("execution_arn", &run.execution_arn),
+        ("skipped_reason", &run.skipped_reason),
+        ("alerted_at", &run.alerted_at),
+        ("downloaded_at", &run.downloaded_at),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            put(name, s(value));
+        }
+    }
+    if !run.failures.is_empty() {
+        put(
+            "failures",
+            AttributeValue::L(
+                run.failures
+                    .iter()
+                    .map(|f| {
+                        AttributeValue::M(HashMap::from([
+                            ("attempt".to_owned(), n(f.attempt)),
+                            ("error".to_owned(), s(&f.error)),
+                            ("cause".to_owned(), s(&f.cause)),
+                            ("at".to_owned(), s(&f.at)),
+                        ]))
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    item
+}
+
+pub fn run_from_item(item: &Item) -> Result<Run, LedgerError> {
+    let corrupt = |what: &str| LedgerError::Corrupt(what.to_owned());
+    let text = |name: &str| -> Option<String> { item.get(name)?.as_s().ok().cloned() };
+    let required = |name: &str| text(name).ok_or_else(|| corrupt(&format!("{name} is missing")));
+    let number = |name: &str| -> Result<u64, LedgerError> {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| corrupt(&format!("{name} is not a number")))
+    };
+    let run_id = RunId::parse(&required("run_id")?).ok_or_else(|| corrupt("run_id"))?;
+    let version = match (text("version_id"), text("etag")) {
+        (Some(id), _) => ObjectVersion::VersionId(id),
+        (None, Some(etag)) => ObjectVersion::Etag(etag),
+        (None, None) => return Err(corrupt("neither version_id nor etag")),
+    };
+    let engine = match required("engine")?.as_str() {
+        "lambda" => Engine::Lambda,
+        other => return Err(corrupt(&format!("engine {other:?}"))),
+    };
+    let status = RunStatus::parse(&required("status")?).ok_or_else(|| corrupt("status"))?;
+    let failures = match item.get("failures") {
+        None => Vec::new(),
+        Some(list) => list
+            .as_l()
+            .map_err(|_| corrupt("failures is not a list"))?
+            .iter()
+            .map(|entry| {
+                let map = entry
+                    .as_m()
+                    .map_err(|_| corrupt("a failure is not a map"))?;
+                let field = |name: &str| {
+                    map.get(name)
+                        .and_then(|v| v.as_s().ok().or_else(|| v.as_n().ok()))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                Ok(AttemptFailure {
+                    attempt: field("attempt").parse().unwrap_or(0),
+                    error: field("error"),
+                    cause: field("cause"),
+                    at: field("at"),
+                })
+            })
+            .collect::<Result<_, LedgerError>>()?,
+    };
+    Ok(Run {
+        run_id,
+        input: InputObject {
+            bucket: required("bucket")?,
+            key: required("key")?,
+            version,
+            size: number("size")?,
+        },
+        engine,
+        status,
+        attempts: u32::try_from(number("attempts")?).map_err(|_| corrupt("attempts"))?,
+        created_at: required("created_at")?,
+        started_at: text("started_at"),
+        finished_at: text("finished_at"),
+        report: ReportLocation {
+            bucket: required("report_bucket")?,
+            key: required("report_key")?,
+        },
+        summary: text("summary"),
+        failures,
+        execution_arn: text("execution_arn"),
+        skipped_reason: text("skipped_reason"),
+        alerted_at: text("alerted_at"),
+        downloaded_at: text("downloaded_at"),
+    })
+}
+
+impl RunLedger for DynamoLedger {
+    async fn record(&self, run: &Run) -> Result<Recorded, LedgerError> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item_from_run(run)))
+            .condition_expression("attribute_not_exists(run_id)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(Recorded::New),
+            Err(err) if is_condition_failure(&err) => {
+                let existing = match err.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(failed)) => failed.item(),
+                    _ => None,
+                };
+                match existing {
+                    Some(item) => Ok(Recorded::Existing(Box::new(run_from_item(item)?))),
+                    // The old item did not come back with the failure: read it.
+                    None => self
+                        .get(&run.run_id)
+                        .await?
+                        .map(|r| Recorded::Existing(Box::new(r)))
+                        .ok_or_else(|| {
+                            LedgerError::Corrupt("a run both exists and does not".into())
+                        }),
+                }
+            }
+            Err(err) => Err(ledger_error(err)),
+        }
+    }
+}
+
+impl AlertLedger for DynamoLedger {
+    async fn claim_alert(&self, run_id: &RunId, now: &str) -> Result<Option<Run>, LedgerError> {
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(run_id)))
+            .update_expression(
+                "SET #status = :failed, alerted_at = :now, finished_at = if_not_exists(finished_at, :now)",
+            )
+            .condition_expression(
+                "attribute_exists(run_id) AND attribute_not_exists(alerted_at) \
+                 AND #status IN (:queued, :running, :failed)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match claimed {
+            Ok(output) => output
+                .attributes()
+                .map(run_from_item)
+                .transpose()?
+                .map(Some)
+                .ok_or_else(|| LedgerError::Corrupt("the update returned no run".into())),
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) => Err(ledger_error(err)),
+        }
+    }
+}
+
+impl RunCatalog for DynamoLedger {
+    async fn get(&self, run_id: &RunId) -> Result<Option<Run>, LedgerError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(run_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(ledger_error)?;
+        output.item().map(run_from_item).transpose()
+    }
+
+    async fn mark_downloaded(&self, run_id: &RunId, now: &str) -> Result<(), LedgerError> {
+        let marked = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(run_id)))
+            .update_expression("SET #status = :downloaded, downloaded_at = :now")
+            .condition_expression("#status = :succeeded")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":downloaded", s("downloaded"))
+            .expression_attribute_values(":succeeded", s("succeeded"))
+            .expression_attribute_values(":now", s(now))
+            .send()
+            .await;
+        match marked {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(ledger_error(err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_survives_the_round_trip_through_an_item() {
+        let mut run = Run::queued(
+            InputObject {
+                bucket: "in".into(),
+                key: "a b/é.tsv".into(),
+                version: ObjectVersion::Etag("abc".into()),
+                size: 42,
+            },
+            Engine::Lambda,
+            "out",
+            "2026-11-23T10:00:00.000Z",
+        );
+        run.status = RunStatus::Failed;
+        run.attempts = 2;
+        run.failures = vec![AttemptFailure {
+            attempt: 1,
+            error: "InputRefused".into(),
+            cause: "{}".into(),
+            at: "2026-11-23T10:00:01Z".into(),
+        }];
+        run.alerted_at = Some("2026-11-23T10:00:05Z".into());
+
+        assert_eq!(run_from_item(&item_from_run(&run)), Ok(run));
+    }
+
+    #[test]
+    fn an_item_without_a_status_is_corrupt() {
+        let run = Run::queued(
+            InputObject {
+                bucket: "in".into(),
+                key: "k".into(),
+                version: ObjectVersion::VersionId("v".into()),
+                size: 1,
+            },
+            Engine::Lambda,
+            "out",
+            "2026-11-23T10:00:00.000Z",
+        );
+        let mut item = item_from_run(&run);
+        item.remove("status");
+        assert!(matches!(run_from_item(&item), Err(LedgerError::Corrupt(_))));
+    }
+}

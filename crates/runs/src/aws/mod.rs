@@ -1,0 +1,10 @@
+//! Adapters from the ETL ports to AWS; the only modules that see SDK types.
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
+#[cfg(any(feature = "engine", feature = "status"))]
+pub mod s3;
+#[cfg(feature = "trigger")]
+pub mod sfn;
+#[cfg(feature = "notifier")]
+pub mod sns;

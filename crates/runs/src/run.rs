@@ -1,0 +1,347 @@
+//! A run: one processing of one input object, as the ledger keeps it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// At most this many attempts per run: the first and one retry.
+pub const MAX_ATTEMPTS: u32 = 2;
+
+/// Identifies a run; derived from the object version it processes, so every delivery of the
+/// same S3 event names the same run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(String);
+
+impl RunId {
+    const LEN: usize = 32;
+
+    pub fn for_object(object: &InputObject) -> Self {
+        let mut digest = Sha256::new();
+        for part in [
+            object.bucket.as_str(),
+            object.key.as_str(),
+            object.version.tag(),
+        ] {
+            digest.update(part.as_bytes());
+            digest.update([0]);
+        }
+        Self(hex(&digest.finalize()[..Self::LEN / 2]))
+    }
+
+    /// A run id as a client sends it back, if it has the shape of one.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == Self::LEN
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
+}
+
+/// Which version of an object a run reads: the version id when the bucket keeps versions,
+/// else the ETag (the same bytes under the same key are the same input).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectVersion {
+    VersionId(String),
+    Etag(String),
+}
+
+impl ObjectVersion {
+    fn tag(&self) -> &str {
+        match self {
+            Self::VersionId(id) => id,
+            Self::Etag(etag) => etag,
+        }
+    }
+}
+
+/// The S3 object a run processes; the key decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputObject {
+    pub bucket: String,
+    pub key: String,
+    pub version: ObjectVersion,
+    pub size: u64,
+}
+
+impl InputObject {
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// The Rust engine inside the `etl-run` function.
+    Lambda,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lambda => "lambda",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    /// Succeeded, and the report was handed out through the status API.
+    Downloaded,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Downloaded => "downloaded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Skipped,
+            Self::Downloaded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// Where a run's report goes: `<date>/<run id>/<date>_SearchKeywordPerformance.tab`, the date
+/// being the day (UTC) the run was created. The run id keeps two drops of one day apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportLocation {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ReportLocation {
+    pub fn for_run(bucket: &str, run_id: &RunId, created_at: &str) -> Self {
+        let date = created_at.get(..10).unwrap_or(created_at);
+        Self {
+            bucket: bucket.to_owned(),
+            key: format!("{date}/{run_id}/{date}_SearchKeywordPerformance.tab"),
+        }
+    }
+}
+
+/// One failed attempt, as the state machine records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptFailure {
+    pub attempt: u32,
+    pub error: String,
+    pub cause: String,
+    pub at: String,
+}
+
+impl AttemptFailure {
+    /// The readable part of a cause: a Lambda failure's cause is the function's error JSON.
+    pub fn message(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.cause)
+            .ok()
+            .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| self.cause.clone())
+    }
+}
+
+/// A run as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub run_id: RunId,
+    pub input: InputObject,
+    pub engine: Engine,
+    pub status: RunStatus,
+    pub attempts: u32,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub report: ReportLocation,
+    /// The engine's summary (JSON) of a succeeded run.
+    pub summary: Option<String>,
+    pub failures: Vec<AttemptFailure>,
+    pub execution_arn: Option<String>,
+    pub skipped_reason: Option<String>,
+    pub alerted_at: Option<String>,
+    pub downloaded_at: Option<String>,
+}
+
+impl Run {
+    /// A new run waiting for its workflow.
+    pub fn queued(input: InputObject, engine: Engine, outbound_bucket: &str, now: &str) -> Self {
+        let run_id = RunId::for_object(&input);
+        let report = ReportLocation::for_run(outbound_bucket, &run_id, now);
+        Self {
+            run_id,
+            input,
+            engine,
+            status: RunStatus::Queued,
+            attempts: 0,
+            created_at: now.to_owned(),
+            started_at: None,
+            finished_at: None,
+            report,
+            summary: None,
+            failures: Vec::new(),
+            execution_arn: None,
+            skipped_reason: None,
+            alerted_at: None,
+            downloaded_at: None,
+        }
+    }
+
+    /// A run that will not be processed, with the reason.
+    pub fn skipped(input: InputObject, reason: &str, outbound_bucket: &str, now: &str) -> Self {
+        let mut run = Self::queued(input, Engine::Lambda, outbound_bucket, now);
+        run.status = RunStatus::Skipped;
+        run.finished_at = Some(now.to_owned());
+        run.skipped_reason = Some(reason.to_owned());
+        run
+    }
+
+    /// What the workflow is started with: everything it needs, nothing that changes.
+    pub fn request(&self) -> RunRequest {
+        RunRequest {
+            run_id: self.run_id.clone(),
+            bucket: self.input.bucket.clone(),
+            key: self.input.key.clone(),
+            version: self.input.version.clone(),
+            size: self.input.size,
+            engine: self.engine,
+            report_bucket: self.report.bucket.clone(),
+            report_key: self.report.key.clone(),
+        }
+    }
+}
+
+/// The contract between the trigger, the state machine and the engine step: the execution's
+/// input is `{"run": RunRequest}`, and the engine step gets it back with the attempt number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub run_id: RunId,
+    pub bucket: String,
+    pub key: String,
+    pub version: ObjectVersion,
+    pub size: u64,
+    pub engine: Engine,
+    pub report_bucket: String,
+    pub report_key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(key: &str, etag: &str) -> InputObject {
+        InputObject {
+            bucket: "inbound".into(),
+            key: key.into(),
+            version: ObjectVersion::Etag(etag.into()),
+            size: 10,
+        }
+    }
+
+    #[test]
+    fn the_same_object_version_always_names_the_same_run() {
+        let a = RunId::for_object(&object("in/a.tsv", "e1"));
+        assert_eq!(a, RunId::for_object(&object("in/a.tsv", "e1")));
+        assert_eq!(a.as_str().len(), 32);
+        assert_eq!(RunId::parse(a.as_str()), Some(a));
+    }
+
+    #[test]
+    fn another_key_or_version_is_another_run() {
+        let a = RunId::for_object(&object("in/a.tsv", "e1"));
+        assert_ne!(a, RunId::for_object(&object("in/a.tsv", "e2")));
+        assert_ne!(a, RunId::for_object(&object("in/b.tsv", "e1")));
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(
+            RunId::for_object(&object("ab", "c")),
+            RunId::for_object(&object("a", "bc"))
+        );
+    }
+
+    #[test]
+    fn run_ids_of_another_shape_are_refused() {
+        for text in ["", "abc", &"g".repeat(32), &"A".repeat(32), &"a".repeat(33)] {
+            assert_eq!(RunId::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn reports_of_one_day_are_kept_apart_by_run() {
+        let first = Run::queued(
+            object("a.tsv", "1"),
+            Engine::Lambda,
+            "out",
+            "2026-11-23T10:00:00.000Z",
+        );
+        let second = Run::queued(
+            object("b.tsv", "1"),
+            Engine::Lambda,
+            "out",
+            "2026-11-23T11:00:00.000Z",
+        );
+        assert_eq!(
+            first.report.key,
+            format!(
+                "2026-11-23/{}/2026-11-23_SearchKeywordPerformance.tab",
+                first.run_id
+            )
+        );
+        assert_ne!(first.report.key, second.report.key);
+    }
+
+    #[test]
+    fn a_lambda_failure_reads_as_its_error_message() {
+        let failure = AttemptFailure {
+            attempt: 1,
+            error: "InputRefused".into(),
+            cause: r#"{"errorType":"InputRefused","errorMessage":"the header lacks ip"}"#.into(),
+            at: "t".into(),
+        };
+        assert_eq!(failure.message(), "the header lacks ip");
+        let plain = AttemptFailure {
+            cause: "States.Timeout".into(),
+            ..failure
+        };
+        assert_eq!(plain.message(), "States.Timeout");
+    }
+}

@@ -1,0 +1,186 @@
+//! `etl-status`: where a run stands, on a function URL.
+//!
+//! - `GET /runs/{id}`: the run as the ledger has it (status, attempts, times, summary,
+//!   failures); reading it changes nothing, so dashboards may poll it.
+//! - `GET /runs/{id}/report`: a `302` to a presigned GET URL of a finished run's report, valid
+//!   one hour (the URL is also in the JSON body); handing it out marks the run `downloaded`.
+
+use std::time::Duration;
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use platform::http::{json_error, json_response};
+use serde_json::{Value, json};
+
+use crate::ports::{LedgerError, ReportLinks, RunCatalog};
+use crate::run::{ObjectVersion, Run, RunId, RunStatus};
+
+pub const LINK_VALIDITY: Duration = Duration::from_secs(3600);
+
+pub struct StatusApi<C, L> {
+    pub catalog: C,
+    pub links: L,
+}
+
+enum Route {
+    Run(RunId),
+    Report(RunId),
+}
+
+impl<C: RunCatalog, L: ReportLinks> StatusApi<C, L> {
+    pub async fn handle(&self, request: &Request, now: &str) -> Response<Body> {
+        if request.method() != Method::GET {
+            let mut response = json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Runs are read with GET",
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            return response;
+        }
+        let Some(route) = route(request.uri().path()) else {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Runs are served at /runs/{id} and /runs/{id}/report",
+                None,
+            );
+        };
+        match route {
+            Route::Run(id) => match self.catalog.get(&id).await {
+                Ok(Some(run)) => json_response(StatusCode::OK, &run_view(&run)),
+                Ok(None) => unknown_run(&id),
+                Err(err) => ledger_failure(&err),
+            },
+            Route::Report(id) => self.report(&id, now).await,
+        }
+    }
+
+    async fn report(&self, id: &RunId, now: &str) -> Response<Body> {
+        let run = match self.catalog.get(id).await {
+            Ok(Some(run)) => run,
+            Ok(None) => return unknown_run(id),
+            Err(err) => return ledger_failure(&err),
+        };
+        if !matches!(run.status, RunStatus::Succeeded | RunStatus::Downloaded) {
+            let mut details = serde_json::Map::new();
+            details.insert("status".into(), Value::from(run.status.as_str()));
+            return json_error(
+                StatusCode::CONFLICT,
+                "report_not_ready",
+                "The run has no report: it has not succeeded",
+                Some(details),
+            );
+        }
+        let url = match self.links.link(&run.report, LINK_VALIDITY).await {
+            Ok(url) => url,
+            Err(err) => {
+                tracing::error!(run_id = %id, error = %err, "no presigned link");
+                return unavailable();
+            }
+        };
+        if let Err(err) = self.catalog.mark_downloaded(id, now).await {
+            tracing::error!(run_id = %id, error = %err, "download not recorded");
+            return ledger_failure(&err);
+        }
+        let mut response = json_response(
+            StatusCode::FOUND,
+            &json!({"url": url, "expires_in_seconds": LINK_VALIDITY.as_secs()}),
+        );
+        if let Ok(location) = HeaderValue::from_str(&url) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
+fn route(path: &str) -> Option<Route> {
+    let rest = path.strip_prefix("/runs/")?;
+    let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let id = RunId::parse(id)?;
+    match tail {
+        "" => Some(Route::Run(id)),
+        "report" => Some(Route::Report(id)),
+        _ => None,
+    }
+}
+
+fn unknown_run(id: &RunId) -> Response<Body> {
+    let mut details = serde_json::Map::new();
+    details.insert("run_id".into(), Value::from(id.as_str()));
+    json_error(
+        StatusCode::NOT_FOUND,
+        "unknown_run",
+        "No run has this id",
+        Some(details),
+    )
+}
+
+fn ledger_failure(err: &LedgerError) -> Response<Body> {
+    match err {
+        LedgerError::Corrupt(_) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "The run could not be read",
+            None,
+        ),
+        LedgerError::Throttled | LedgerError::Unavailable(_) => unavailable(),
+    }
+}
+
+fn unavailable() -> Response<Body> {
+    let mut response = json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        "The run ledger could not be reached; try again",
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// The run as clients see it.
+pub fn run_view(run: &Run) -> Value {
+    let (version_name, version) = match &run.input.version {
+        ObjectVersion::VersionId(id) => ("version_id", id),
+        ObjectVersion::Etag(etag) => ("etag", etag),
+    };
+    let summary = run
+        .summary
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<Value>(s).ok());
+    let failures: Vec<Value> = run
+        .failures
+        .iter()
+        .map(
+            |f| json!({"attempt": f.attempt, "error": f.error, "message": f.message(), "at": f.at}),
+        )
+        .collect();
+    json!({
+        "run_id": run.run_id,
+        "status": run.status.as_str(),
+        "input": {
+            "uri": run.input.uri(),
+            "bucket": run.input.bucket,
+            "key": run.input.key,
+            version_name: version,
+            "size": run.input.size,
+        },
+        "engine": run.engine.as_str(),
+        "attempts": run.attempts,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "report": {"bucket": run.report.bucket, "key": run.report.key},
+        "summary": summary,
+        "failures": failures,
+        "skipped_reason": run.skipped_reason,
+        "alerted_at": run.alerted_at,
+        "downloaded_at": run.downloaded_at,
+    })
+}

@@ -1,0 +1,188 @@
+//! The run status API against in-memory ports: every route and status code.
+
+mod support;
+
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request};
+use runs::run::{Engine, InputObject, ObjectVersion, Run, RunStatus};
+use runs::status::StatusApi;
+use serde_json::Value;
+use support::{FakeLedger, FakeLinks};
+
+const NOW: &str = "2026-11-23T12:00:00.000Z";
+
+fn run(status: RunStatus) -> Run {
+    let mut run = Run::queued(
+        InputObject {
+            bucket: "in".into(),
+            key: format!("incoming/{}.tsv", status.as_str()),
+            version: ObjectVersion::Etag("e".into()),
+            size: 5,
+        },
+        Engine::Lambda,
+        "out",
+        "2026-11-23T10:00:00.000Z",
+    );
+    run.status = status;
+    if status == RunStatus::Succeeded {
+        run.attempts = 1;
+        run.summary = Some(r#"{"rows_read": 3, "keywords": 1}"#.into());
+    }
+    run
+}
+
+fn request(method: Method, path: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::Empty)
+        .unwrap()
+}
+
+async fn call(
+    api: &StatusApi<FakeLedger, FakeLinks>,
+    method: Method,
+    path: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let response = api.handle(&request(method, path), NOW).await;
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap();
+    (response.status(), body, location)
+}
+
+#[tokio::test]
+async fn a_run_reads_back_with_its_status_summary_and_input() {
+    let succeeded = run(RunStatus::Succeeded);
+    let api = StatusApi {
+        catalog: FakeLedger::with([succeeded.clone()]),
+        links: FakeLinks,
+    };
+
+    let (status, body, _) = call(&api, Method::GET, &format!("/runs/{}", succeeded.run_id)).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "succeeded");
+    assert_eq!(body["attempts"], 1);
+    assert_eq!(body["input"]["uri"], "s3://in/incoming/succeeded.tsv");
+    assert_eq!(body["summary"]["rows_read"], 3);
+    assert_eq!(body["report"]["key"], succeeded.report.key.as_str());
+    assert_eq!(
+        api.catalog.run(&succeeded.run_id).unwrap().status,
+        RunStatus::Succeeded,
+        "reading the status changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_report_link_is_presigned_for_an_hour_and_marks_the_run_downloaded() {
+    let succeeded = run(RunStatus::Succeeded);
+    let api = StatusApi {
+        catalog: FakeLedger::with([succeeded.clone()]),
+        links: FakeLinks,
+    };
+
+    let (status, body, location) = call(
+        &api,
+        Method::GET,
+        &format!("/runs/{}/report", succeeded.run_id),
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::FOUND);
+    let url = body["url"].as_str().unwrap();
+    assert_eq!(location.as_deref(), Some(url));
+    assert!(
+        url.contains(&succeeded.report.key) && url.contains("X-Amz-Expires=3600"),
+        "{url}"
+    );
+    assert_eq!(body["expires_in_seconds"], 3600);
+    let stored = api.catalog.run(&succeeded.run_id).unwrap();
+    assert_eq!(stored.status, RunStatus::Downloaded);
+    assert_eq!(stored.downloaded_at.as_deref(), Some(NOW));
+
+    let (again, _, _) = call(
+        &api,
+        Method::GET,
+        &format!("/runs/{}/report", succeeded.run_id),
+    )
+    .await;
+    assert_eq!(
+        again,
+        StatusCode::FOUND,
+        "a downloaded report can be fetched again"
+    );
+}
+
+#[tokio::test]
+async fn a_run_without_a_report_answers_409_with_its_status() {
+    let running = run(RunStatus::Running);
+    let api = StatusApi {
+        catalog: FakeLedger::with([running.clone()]),
+        links: FakeLinks,
+    };
+
+    let (status, body, location) = call(
+        &api,
+        Method::GET,
+        &format!("/runs/{}/report", running.run_id),
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"], "report_not_ready");
+    assert_eq!(body["status"], "running");
+    assert_eq!(location, None);
+}
+
+#[tokio::test]
+async fn unknown_runs_and_other_paths_are_404s_other_methods_405() {
+    let api = StatusApi {
+        catalog: FakeLedger::default(),
+        links: FakeLinks,
+    };
+
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let (status, body, _) = call(&api, Method::GET, &format!("/runs/{unknown}")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_run"))
+    );
+    assert_eq!(body["run_id"], unknown);
+
+    for path in [
+        "/",
+        "/runs",
+        "/runs/not-a-run-id",
+        &format!("/runs/{unknown}/other"),
+    ] {
+        let (status, body, _) = call(&api, Method::GET, path).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{path}"
+        );
+    }
+
+    let response = api
+        .handle(&request(Method::DELETE, &format!("/runs/{unknown}")), NOW)
+        .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()[header::ALLOW], "GET");
+}
+
+#[tokio::test]
+async fn a_ledger_outage_is_a_503_to_retry() {
+    let api = StatusApi {
+        catalog: FakeLedger::default(),
+        links: FakeLinks,
+    };
+    *api.catalog.failing.lock().unwrap() = Some(runs::ports::LedgerError::Throttled);
+
+    let (status, body, _) = call(&api, Method::GET, "/runs/0123456789abcdef0123456789abcdef").await;
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"], "service_unavailable");
+}
