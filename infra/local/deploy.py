@@ -43,7 +43,10 @@ LOCAL_PARAMETERS = {
     "AppKeysParameterName": APP_KEYS_PARAMETER,
     "LogsJwtAlgorithm": "HS256",
     "LogsJwtKey": LOCAL_JWT_SECRET,
+    # A failed run's retry need not wait a minute on a laptop.
+    "EtlRetryDelaySeconds": "2",
 }
+ALERTS_QUEUE = "sluice-local-alerts"
 
 
 def client(service: str):
@@ -140,6 +143,21 @@ def function_environment(stack_name: str) -> dict[str, str]:
     return merged
 
 
+def alerts_queue(topic_arn: str) -> str:
+    """An SQS queue subscribed to the alerts topic, so alerts can be read back locally."""
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=ALERTS_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns = client("sns")
+    subscribed = any(
+        sub["Endpoint"] == arn
+        for sub in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    )
+    if not subscribed:
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
 def write_env(path: Path, values: dict[str, str], quoted: bool = False) -> None:
     def value(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' if quoted else text
@@ -177,6 +195,12 @@ def main() -> None:
             "LOGS_JWT_SECRET": LOCAL_JWT_SECRET,
             "LOGS_BUCKET": outputs["LogsBucketName"],
             "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
+            "INBOUND_BUCKET": outputs["InboundBucketName"],
+            "OUTBOUND_BUCKET": outputs["OutboundBucketName"],
+            "RUNS_TABLE": outputs["RunsTableName"],
+            "RUNS_URL": outputs["RunsUrl"].rstrip("/"),
+            "ETL_STATE_MACHINE_ARN": outputs["ProcessHitFileStateMachineArn"],
+            "ALERTS_QUEUE_URL": alerts_queue(outputs["AlertsTopicArn"]),
         },
     )
     mappings = msk_mappings(stack_name)

@@ -9,7 +9,10 @@ operations. This process starts moto's server after patching, in process:
 - StartExecution without a name gets a unique one instead of the literal "None";
 - state machines created by CloudFormation land in the executing backend with their
   DefinitionSubstitutions applied;
-- EventBridge delivers to Lambda, SNS and Step Functions targets;
+- EventBridge delivers to Lambda, SNS and Step Functions targets, events shaped as AWS sends
+  them (ISO `time`, the `account`);
+- STANDARD executions that end emit "Step Functions Execution Status Change" events;
+- S3 notifications declared on a bucket in the template are applied;
 - event source mappings on MSK clusters are accepted and listed (the local MSK poller plays
   the mapping's part against the local Kafka broker).
 
@@ -208,6 +211,22 @@ def patch_stepfunctions() -> None:
     StateMachine.delete_from_cloudformation_json = delete_from_cloudformation_json
 
 
+def aws_shaped(event: dict, account_id: str) -> dict:
+    """An event as EventBridge delivers it: ISO `time`, the `account`, no moto bookkeeping."""
+    shaped = {k: v for k, v in event.items() if k != "ingestion-time"}
+    shaped.setdefault("account", account_id)
+    when = shaped.get("time")
+    if isinstance(when, (int, float)):
+        shaped["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+    return shaped
+
+
+def invoke_logged(function_name: str, body: str) -> None:
+    payload, errored = invoke_watch(function_name, body)
+    if errored:
+        print(f"EventBridge delivery to {function_name} failed: {payload}", file=sys.stderr, flush=True)
+
+
 def patch_eventbridge() -> None:
     from moto.events.models import EventTemplateParser, Rule
     from moto.sns.models import sns_backends
@@ -233,6 +252,9 @@ def patch_eventbridge() -> None:
                 )
             else:
                 event = dict(original_event)
+            if "Input" not in target and "InputTransformer" not in target:
+                # What AWS sends when a target has no input of its own: the event itself.
+                event = aws_shaped(original_event, self.account_id)
             deliver(parse_arn(target["Arn"]), target["Arn"], event)
         if rest:
             self.targets, kept = rest, self.targets
@@ -245,8 +267,9 @@ def patch_eventbridge() -> None:
         body = event if isinstance(event, str) else json.dumps(event, default=str)
         if arn.service == "lambda":
             name = arn.resource_id.split(":")[0]
-            # EventBridge invokes Lambda asynchronously.
-            threading.Thread(target=invoke_watch, args=(name, body), daemon=True).start()
+            # EventBridge invokes Lambda asynchronously; a failed delivery is logged, as AWS
+            # would put it in the target's dead-letter queue.
+            threading.Thread(target=invoke_logged, args=(name, body), daemon=True).start()
         elif arn.service == "sns":
             sns_backends[arn.account][arn.region].publish(message=body, arn=full_arn)
         elif arn.service == "states":
@@ -254,6 +277,113 @@ def patch_eventbridge() -> None:
             executing_backend(arn.account, arn.region).start_execution(state_machine_arn, None, body)
 
     Rule.send_to_targets = send_to_targets
+
+
+def emit_execution_status_events() -> None:
+    """EventBridge gets "Step Functions Execution Status Change" when a STANDARD execution ends.
+
+    AWS emits them for STANDARD workflows only; moto emits none.
+    """
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import (
+        BaseExecutionWorkerCommunication,
+        Execution,
+    )
+
+    def emit(execution) -> None:
+        if str(getattr(execution.sm_type, "value", execution.sm_type)) != "STANDARD":
+            return
+        status = execution.exec_status
+        status = getattr(status, "value", status)
+        millis = lambda moment: int(moment.timestamp() * 1000) if moment else None  # noqa: E731
+        output = execution.output
+        detail = {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": millis(execution.start_date),
+            "stopDate": millis(execution.stop_date),
+            "input": execution.execution_input,
+            "output": output if output is None or isinstance(output, str) else json.dumps(output),
+            "error": execution.error,
+            "cause": execution.cause,
+        }
+        events_backends[execution.account_id][execution.region_name].put_events([{
+            "Source": "aws.states",
+            "DetailType": "Step Functions Execution Status Change",
+            "Resources": [execution.exec_arn],
+            "Detail": json.dumps(detail, default=str),
+        }])
+
+    original_terminated = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self) -> None:
+        original_terminated(self)
+        emit(self.execution)
+
+    BaseExecutionWorkerCommunication.terminated = terminated
+
+    original_stop = Execution.stop
+
+    def stop(self, stop_date, error, cause):
+        original_stop(self, stop_date, error, cause)
+        emit(self)
+
+    Execution.stop = stop
+
+
+def apply_bucket_notifications() -> None:
+    """S3 notifications a template declares on a bucket (as SAM's S3 events do) are applied."""
+    from moto.s3.models import FakeBucket, s3_backends
+    from moto.utilities.utils import get_partition
+
+    original = FakeBucket.create_from_cloudformation_json.__func__
+
+    def internal_filter(cfn_filter):
+        rules = (cfn_filter or {}).get("S3Key", {}).get("Rules", [])
+        return {"S3Key": {"FilterRule": [{"Name": r["Name"].lower(), "Value": r["Value"]} for r in rules]}} if rules else None
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        declared = cloudformation_json.get("Properties", {}).get("NotificationConfiguration") or {}
+        config = {}
+        for key, internal, target in (
+            ("LambdaConfigurations", "CloudFunctionConfiguration", ("Function", "CloudFunction")),
+            ("QueueConfigurations", "QueueConfiguration", ("Queue", "Queue")),
+            ("TopicConfigurations", "TopicConfiguration", ("Topic", "Topic")),
+        ):
+            entries = []
+            for index, entry in enumerate(declared.get(key, [])):
+                converted = {"Id": f"{resource_name}-{key}-{index}", "Event": [entry["Event"]],
+                             target[1]: entry[target[0]]}
+                if internal_filter(entry.get("Filter")):
+                    converted["Filter"] = internal_filter(entry.get("Filter"))
+                entries.append(converted)
+            if entries:
+                config[internal] = entries
+        if "EventBridgeConfiguration" in declared:
+            config["EventBridgeConfiguration"] = {}
+        if config:
+            s3_backends[account_id][get_partition(region_name)].put_bucket_notification_configuration(
+                bucket.name, config
+            )
+        return bucket
+
+    FakeBucket.create_from_cloudformation_json = create_from_cloudformation_json
+
+
+def quiet_docker_probe() -> None:
+    """`/moto-api/data.json` serialises every model; a Lambda function's Docker client raises
+    DockerException (no Docker here), which that endpoint does not catch. Make it AttributeError,
+    which it does."""
+    from moto.utilities.docker_utilities import DockerModel
+
+    def docker_client(self):
+        raise AttributeError("no Docker in the local stack")
+
+    DockerModel.docker_client = property(docker_client)
 
 
 def accept_msk_event_sources() -> None:
@@ -309,6 +439,9 @@ def main() -> None:
     patch_eventbridge()
     add_function_url_resource()
     accept_msk_event_sources()
+    emit_execution_status_events()
+    apply_bucket_notifications()
+    quiet_docker_probe()
 
     from moto.server import main as moto_main
 
