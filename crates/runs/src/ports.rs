@@ -128,3 +128,24 @@ pub trait ReportLinks {
         valid_for: std::time::Duration,
     ) -> impl Future<Output = Result<String, LinkError>> + Send;
 }
+
+/// Who started a Glue job run, as its arguments tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlueRunOrigin {
+    /// A run's workflow, which reports the run's outcome itself.
+    Workflow(RunId),
+    /// Someone else (a re-run from the console); `input` is its `--input` argument.
+    Other { input: Option<String> },
+}
+
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("the Glue job run could not be read: {0}")]
+pub struct GlueError(pub String);
+
+pub trait GlueRuns {
+    fn origin(
+        &self,
+        job_name: &str,
+        job_run_id: &str,
+    ) -> impl Future<Output = Result<GlueRunOrigin, GlueError>> + Send;
+}

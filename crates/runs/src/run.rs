@@ -30,6 +30,14 @@ impl RunId {
         Self(hex(&digest.finalize()[..Self::LEN / 2]))
     }
 
+    /// The run that stands for a Glue job run Sluice did not start.
+    pub fn for_glue_job_run(job_run_id: &str) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(b"glue-job-run\0");
+        digest.update(job_run_id.as_bytes());
+        Self(hex(&digest.finalize()[..Self::LEN / 2]))
+    }
+
     /// A run id as a client sends it back, if it has the shape of one.
     pub fn parse(text: &str) -> Option<Self> {
         (text.len() == Self::LEN
@@ -66,6 +74,8 @@ fn hex(bytes: &[u8]) -> String {
 pub enum ObjectVersion {
     VersionId(String),
     Etag(String),
+    /// A run Sluice did not start (a Glue job run started by hand) names no version.
+    Unknown,
 }
 
 impl ObjectVersion {
@@ -73,6 +83,7 @@ impl ObjectVersion {
         match self {
             Self::VersionId(id) => id,
             Self::Etag(etag) => etag,
+            Self::Unknown => "",
         }
     }
 }
@@ -97,12 +108,23 @@ impl InputObject {
 pub enum Engine {
     /// The Rust engine inside the `etl-run` function.
     Lambda,
+    /// The PySpark job in AWS Glue, for inputs beyond what one function should take.
+    Glue,
 }
 
 impl Engine {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Lambda => "lambda",
+            Self::Glue => "glue",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "lambda" => Some(Self::Lambda),
+            "glue" => Some(Self::Glue),
+            _ => None,
         }
     }
 }
@@ -161,6 +183,16 @@ impl ReportLocation {
             key: format!("{date}/{run_id}/{date}_SearchKeywordPerformance.tab"),
         }
     }
+
+    /// The report's date, as its name carries it.
+    pub fn date(&self) -> &str {
+        self.key.split('/').next().unwrap_or_default()
+    }
+
+    /// The folder the report is in (with its trailing `/`), where the Glue job writes it.
+    pub fn prefix(&self) -> &str {
+        self.key.rfind('/').map_or("", |slash| &self.key[..=slash])
+    }
 }
 
 /// One failed attempt, as the state machine records it.
@@ -198,6 +230,8 @@ pub struct Run {
     pub summary: Option<String>,
     pub failures: Vec<AttemptFailure>,
     pub execution_arn: Option<String>,
+    /// The Glue job run of the latest attempt, on the Glue engine.
+    pub glue_job_run_id: Option<String>,
     pub skipped_reason: Option<String>,
     pub alerted_at: Option<String>,
     pub downloaded_at: Option<String>,
@@ -221,6 +255,7 @@ impl Run {
             summary: None,
             failures: Vec::new(),
             execution_arn: None,
+            glue_job_run_id: None,
             skipped_reason: None,
             alerted_at: None,
             downloaded_at: None,
@@ -247,6 +282,8 @@ impl Run {
             engine: self.engine,
             report_bucket: self.report.bucket.clone(),
             report_key: self.report.key.clone(),
+            report_prefix: self.report.prefix().to_owned(),
+            report_date: self.report.date().to_owned(),
         }
     }
 }
@@ -263,6 +300,9 @@ pub struct RunRequest {
     pub engine: Engine,
     pub report_bucket: String,
     pub report_key: String,
+    /// The report's folder and date, as the Glue job takes them (`--output`, `--date`).
+    pub report_prefix: String,
+    pub report_date: String,
 }
 
 #[cfg(test)]
@@ -327,6 +367,11 @@ mod tests {
             )
         );
         assert_ne!(first.report.key, second.report.key);
+        assert_eq!(first.report.date(), "2026-11-23");
+        assert_eq!(
+            first.report.prefix(),
+            format!("2026-11-23/{}/", first.run_id)
+        );
     }
 
     #[test]

@@ -147,8 +147,9 @@ fn unavailable() -> Response<Body> {
 /// The run as clients see it.
 pub fn run_view(run: &Run) -> Value {
     let (version_name, version) = match &run.input.version {
-        ObjectVersion::VersionId(id) => ("version_id", id),
-        ObjectVersion::Etag(etag) => ("etag", etag),
+        ObjectVersion::VersionId(id) => ("version_id", Value::from(id.as_str())),
+        ObjectVersion::Etag(etag) => ("etag", Value::from(etag.as_str())),
+        ObjectVersion::Unknown => ("version_id", Value::Null),
     };
     let summary = run
         .summary
@@ -179,6 +180,8 @@ pub fn run_view(run: &Run) -> Value {
         "report": {"bucket": run.report.bucket, "key": run.report.key},
         "summary": summary,
         "failures": failures,
+        "execution_arn": run.execution_arn,
+        "glue_job_run_id": run.glue_job_run_id,
         "skipped_reason": run.skipped_reason,
         "alerted_at": run.alerted_at,
         "downloaded_at": run.downloaded_at,

@@ -18,6 +18,32 @@ pub struct TriggerSettings {
     /// Keys that do not end in this are skipped (empty: every key is a hit file).
     pub suffix: String,
     pub outbound_bucket: String,
+    pub engines: EngineChoice,
+}
+
+/// Which engine processes an object.
+#[derive(Debug, Clone)]
+pub struct EngineChoice {
+    /// Objects larger than this go to Glue.
+    pub lambda_max_bytes: u64,
+    /// Keys under this prefix always go to Glue (empty: none do).
+    pub glue_prefix: String,
+    /// When set, every run uses this engine.
+    pub forced: Option<Engine>,
+}
+
+impl EngineChoice {
+    pub fn for_object(&self, object: &InputObject) -> Engine {
+        if let Some(engine) = self.forced {
+            engine
+        } else if object.size > self.lambda_max_bytes
+            || (!self.glue_prefix.is_empty() && object.key.starts_with(&self.glue_prefix))
+        {
+            Engine::Glue
+        } else {
+            Engine::Lambda
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -108,7 +134,8 @@ impl<L: RunLedger, W: WorkflowStarter> Trigger<L, W> {
                 reason,
             });
         }
-        let fresh = Run::queued(object, Engine::Lambda, bucket, now);
+        let engine = self.settings.engines.for_object(&object);
+        let fresh = Run::queued(object, engine, bucket, now);
         let run = match self.ledger.record(&fresh).await? {
             Recorded::New => fresh,
             Recorded::Existing(existing) if existing.status == RunStatus::Queued => *existing,

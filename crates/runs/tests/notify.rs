@@ -2,9 +2,10 @@
 
 mod support;
 
-use runs::notify::{ExecutionStatusChange, Notifier, NotifierSettings, NotifyOutcome};
-use runs::run::{AttemptFailure, Engine, InputObject, ObjectVersion, Run, RunStatus};
-use support::{FakeLedger, FakePublisher, fixture};
+use runs::notify::{FailureEvent, Notifier, NotifierSettings, NotifyOutcome};
+use runs::ports::GlueRunOrigin;
+use runs::run::{AttemptFailure, Engine, InputObject, ObjectVersion, Run, RunId, RunStatus};
+use support::{FakeGlue, FakeLedger, FakePublisher, fixture};
 
 const NOW: &str = "2026-11-23T10:16:02.000Z";
 
@@ -35,17 +36,26 @@ fn failed_run() -> Run {
     run
 }
 
-fn notifier(runs: Vec<Run>) -> Notifier<FakeLedger, FakePublisher> {
+fn notifier(runs: Vec<Run>) -> Notifier<FakeLedger, FakePublisher, FakeGlue> {
     Notifier {
         ledger: FakeLedger::with(runs),
         publisher: FakePublisher::default(),
+        glue: FakeGlue::default(),
         settings: NotifierSettings {
             status_url: "https://status.example/".into(),
+            glue_job_name: "sluice-search-keyword-performance".into(),
         },
     }
 }
 
-fn event_for(run: &Run, status: &str) -> ExecutionStatusChange {
+fn glue_event(job_run_id: &str, state: &str) -> FailureEvent {
+    let text = fixture("glue-job-failed.json")
+        .replace("JOB_RUN_ID", job_run_id)
+        .replace("\"FAILED\"", &format!("\"{state}\""));
+    serde_json::from_str(&text).expect("an EventBridge event")
+}
+
+fn event_for(run: &Run, status: &str) -> FailureEvent {
     let text = fixture("sfn-execution-failed.json")
         .replace("RUN_ID", run.run_id.as_str())
         .replace("\"FAILED\"", &format!("\"{status}\""));
@@ -90,7 +100,7 @@ async fn a_failed_run_pages_on_call_once_with_what_they_need() {
         "attempt 2: InputRefused at 2026-11-23T10:15:42.000Z: the engine refused the input: the header lacks the column(s) ip".to_owned(),
         "started: 2026-11-23T10:15:30.000Z".to_owned(),
         "failed: 2026-11-23T10:16:00.000Z".to_owned(),
-        format!("execution: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:123456789012:execution:sluice-process-hit-file:{}", run.run_id),
+        format!("console: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:123456789012:execution:sluice-process-hit-file:{}", run.run_id),
         format!("status: https://status.example/runs/{}", run.run_id),
     ] {
         assert!(alert.message.lines().any(|l| l == line), "missing {line:?} in\n{}", alert.message);
@@ -169,7 +179,7 @@ async fn a_succeeded_execution_is_not_a_failure() {
     assert_eq!(
         outcome,
         NotifyOutcome::NotAFailure {
-            status: "SUCCEEDED".into()
+            state: "SUCCEEDED".into()
         }
     );
     assert!(notifier.publisher.sent.lock().unwrap().is_empty());
@@ -188,4 +198,110 @@ async fn a_publish_failure_is_an_error_for_eventbridge_to_see() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_failed_glue_run_of_a_workflow_is_left_to_the_workflow() {
+    let run = failed_run();
+    let notifier = notifier(vec![run.clone()]);
+    notifier
+        .glue
+        .runs
+        .lock()
+        .unwrap()
+        .insert("jr_1".into(), GlueRunOrigin::Workflow(run.run_id.clone()));
+
+    let outcome = notifier
+        .handle(glue_event("jr_1", "FAILED"), NOW)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        outcome,
+        NotifyOutcome::LeftToTheWorkflow {
+            run_id: run.run_id.clone()
+        }
+    );
+    assert!(notifier.publisher.sent.lock().unwrap().is_empty());
+    assert_eq!(notifier.ledger.run(&run.run_id).unwrap().alerted_at, None);
+}
+
+#[tokio::test]
+async fn a_glue_run_started_by_hand_is_recorded_and_pages_once() {
+    let notifier = notifier(vec![]);
+    notifier.glue.runs.lock().unwrap().insert(
+        "jr_manual".into(),
+        GlueRunOrigin::Other {
+            input: Some("s3://sluice-inbound/incoming/big day.tsv".into()),
+        },
+    );
+
+    let first = notifier
+        .handle(glue_event("jr_manual", "TIMEOUT"), NOW)
+        .await
+        .unwrap();
+    let again = notifier
+        .handle(glue_event("jr_manual", "TIMEOUT"), NOW)
+        .await
+        .unwrap();
+
+    let run_id = RunId::for_glue_job_run("jr_manual");
+    assert_eq!(
+        first,
+        NotifyOutcome::Alerted {
+            run_id: run_id.clone()
+        }
+    );
+    assert_eq!(
+        again,
+        NotifyOutcome::AlreadyAlertedOrSucceeded {
+            run_id: run_id.clone()
+        }
+    );
+    let sent = notifier.publisher.sent.lock().unwrap().clone();
+    let [alert] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(
+        alert.subject,
+        format!("Sluice ETL sluice-search-keyword-performance TIMEOUT run {run_id}")
+    );
+    for line in [
+        "input: s3://sluice-inbound/incoming/big day.tsv",
+        "engine: glue",
+        "glue job run: jr_manual",
+        "error: GlueTIMEOUT: Job run exceeded the timeout",
+        "console: https://us-east-1.console.aws.amazon.com/gluestudio/home?region=us-east-1#/job/sluice-search-keyword-performance/run/jr_manual",
+    ] {
+        assert!(
+            alert.message.lines().any(|l| l == line),
+            "missing {line:?} in\n{}",
+            alert.message
+        );
+    }
+    let recorded = notifier.ledger.run(&run_id).unwrap();
+    assert_eq!(recorded.status, RunStatus::Failed);
+    assert_eq!(recorded.engine, Engine::Glue);
+}
+
+#[tokio::test]
+async fn other_jobs_and_successful_glue_runs_page_nobody() {
+    let notifier = notifier(vec![]);
+
+    let succeeded = notifier
+        .handle(glue_event("jr_2", "SUCCEEDED"), NOW)
+        .await
+        .unwrap();
+    let mut other = glue_event("jr_3", "FAILED");
+    other.detail["jobName"] = "someone-elses-job".into();
+    let other = notifier.handle(other, NOW).await.unwrap();
+
+    assert_eq!(
+        succeeded,
+        NotifyOutcome::NotAFailure {
+            state: "SUCCEEDED".into()
+        }
+    );
+    assert!(matches!(other, NotifyOutcome::NotOurs { .. }));
+    assert!(notifier.publisher.sent.lock().unwrap().is_empty());
 }

@@ -3,9 +3,10 @@
 mod support;
 
 use runs::ports::{LedgerError, StartError};
+use runs::run::Engine;
 use runs::run::{ObjectVersion, RunStatus};
 use runs::s3_event::S3Notification;
-use runs::trigger::{Trigger, TriggerOutcome, TriggerSettings};
+use runs::trigger::{EngineChoice, Trigger, TriggerOutcome, TriggerSettings};
 use support::{FakeLedger, FakeWorkflow, fixture};
 
 const NOW: &str = "2026-11-23T10:15:01.000Z";
@@ -17,6 +18,11 @@ fn trigger() -> Trigger<FakeLedger, FakeWorkflow> {
         settings: TriggerSettings {
             suffix: ".tsv".into(),
             outbound_bucket: "sluice-outbound".into(),
+            engines: EngineChoice {
+                lambda_max_bytes: 2048,
+                glue_prefix: "incoming/glue/".into(),
+                forced: None,
+            },
         },
     }
 }
@@ -197,4 +203,52 @@ async fn a_run_whose_start_failed_is_started_by_the_next_delivery() {
 
     assert!(matches!(&outcomes[0], TriggerOutcome::Started { .. }));
     assert_eq!(trigger.workflow.executions(), 1);
+}
+
+#[tokio::test]
+async fn large_objects_and_the_glue_prefix_go_to_glue_the_rest_to_lambda() {
+    let mut trigger = trigger();
+    let mut notification = event("s3-object-created-local.json");
+    notification.records[1].s3.object.key = "incoming%2Fglue%2Fsmall.tsv".into();
+    notification.records[1].s3.object.size = 10;
+    let mut large = event("s3-object-created.json");
+    large.records[0].s3.object.size = 2049;
+    notification.records.push(large.records.remove(0));
+
+    trigger.handle(notification, NOW).await.unwrap();
+
+    let engines: Vec<_> = trigger
+        .workflow
+        .starts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| (r.key.clone(), r.engine))
+        .collect();
+    assert_eq!(
+        engines,
+        [
+            ("incoming/day one.tsv".to_owned(), Engine::Lambda),
+            ("incoming/glue/small.tsv".to_owned(), Engine::Glue),
+            ("incoming/hit data 2026/été +1.tsv".to_owned(), Engine::Glue),
+        ]
+    );
+
+    trigger.settings.engines.forced = Some(Engine::Lambda);
+    let mut forced = event("s3-object-created-local.json");
+    forced.records.truncate(1);
+    forced.records[0].s3.object.key = "incoming%2Fglue%2Fother.tsv".into();
+    trigger.handle(forced, NOW).await.unwrap();
+    assert_eq!(
+        trigger
+            .workflow
+            .starts
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .engine,
+        Engine::Lambda,
+        "a forced engine wins"
+    );
 }

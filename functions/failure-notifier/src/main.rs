@@ -1,7 +1,8 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use runs::aws::dynamo::DynamoLedger;
+use runs::aws::glue::GlueJobRuns;
 use runs::aws::sns::SnsPublisher;
-use runs::notify::{ExecutionStatusChange, Notifier, NotifierSettings};
+use runs::notify::{FailureEvent, Notifier, NotifierSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,14 +11,16 @@ async fn main() -> Result<(), Error> {
     let topic = platform::required_env("ALERTS_TOPIC_ARN")?;
     let settings = NotifierSettings {
         status_url: platform::required_env("RUNS_URL")?,
+        glue_job_name: platform::required_env("GLUE_JOB_NAME")?,
     };
     let aws = platform::aws_config().await;
     let notifier = Notifier {
         ledger: DynamoLedger::new(&aws, table),
         publisher: SnsPublisher::new(&aws, topic),
+        glue: GlueJobRuns::new(&aws),
         settings,
     };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<ExecutionStatusChange>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<FailureEvent>| {
         let notifier = &notifier;
         async move {
             notifier

@@ -72,6 +72,7 @@ pub fn item_from_run(run: &Run) -> Item {
     match &run.input.version {
         ObjectVersion::VersionId(id) => put("version_id", s(id)),
         ObjectVersion::Etag(etag) => put("etag", s(etag)),
+        ObjectVersion::Unknown => {}
     }
     put("size", n(run.input.size));
     put("engine", s(run.engine.as_str()));
@@ -85,6 +86,7 @@ pub fn item_from_run(run: &Run) -> Item {
         ("finished_at", &run.finished_at),
         ("summary", &run.summary),
         ("execution_arn", &run.execution_arn),
+        ("glue_job_run_id", &run.glue_job_run_id),
         ("skipped_reason", &run.skipped_reason),
         ("alerted_at", &run.alerted_at),
         ("downloaded_at", &run.downloaded_at),
@@ -129,12 +131,9 @@ pub fn run_from_item(item: &Item) -> Result<Run, LedgerError> {
     let version = match (text("version_id"), text("etag")) {
         (Some(id), _) => ObjectVersion::VersionId(id),
         (None, Some(etag)) => ObjectVersion::Etag(etag),
-        (None, None) => return Err(corrupt("neither version_id nor etag")),
+        (None, None) => ObjectVersion::Unknown,
     };
-    let engine = match required("engine")?.as_str() {
-        "lambda" => Engine::Lambda,
-        other => return Err(corrupt(&format!("engine {other:?}"))),
-    };
+    let engine = Engine::parse(&required("engine")?).ok_or_else(|| corrupt("engine"))?;
     let status = RunStatus::parse(&required("status")?).ok_or_else(|| corrupt("status"))?;
     let failures = match item.get("failures") {
         None => Vec::new(),
@@ -182,6 +181,7 @@ pub fn run_from_item(item: &Item) -> Result<Run, LedgerError> {
         summary: text("summary"),
         failures,
         execution_arn: text("execution_arn"),
+        glue_job_run_id: text("glue_job_run_id"),
         skipped_reason: text("skipped_reason"),
         alerted_at: text("alerted_at"),
         downloaded_at: text("downloaded_at"),

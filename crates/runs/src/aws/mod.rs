@@ -2,6 +2,8 @@
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "notifier")]
+pub mod glue;
 #[cfg(any(feature = "engine", feature = "status"))]
 pub mod s3;
 #[cfg(feature = "trigger")]

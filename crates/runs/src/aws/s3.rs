@@ -102,6 +102,7 @@ mod reading {
             let head = match &run.version {
                 ObjectVersion::VersionId(id) => head.version_id(id),
                 ObjectVersion::Etag(etag) => head.if_match(quoted(etag)),
+                ObjectVersion::Unknown => head,
             };
             let size = match head.send().await {
                 Ok(head) => u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0),
@@ -152,6 +153,7 @@ mod reading {
         let request = match version {
             ObjectVersion::VersionId(id) => request.version_id(id),
             ObjectVersion::Etag(etag) => request.if_match(quoted(etag)),
+            ObjectVersion::Unknown => request,
         };
         let output = request.send().await.map_err(|err| describe(&err))?;
         let bytes = output

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use runs::ports::{
-    Alert, AlertLedger, AlertPublisher, LedgerError, LinkError, PublishError, Recorded,
-    ReportLinks, RunCatalog, RunLedger, StartError, WorkflowStarter,
+    Alert, AlertLedger, AlertPublisher, GlueError, GlueRunOrigin, GlueRuns, LedgerError, LinkError,
+    PublishError, Recorded, ReportLinks, RunCatalog, RunLedger, StartError, WorkflowStarter,
 };
 use runs::run::{ReportLocation, Run, RunId, RunRequest, RunStatus};
 
@@ -134,6 +134,23 @@ impl AlertPublisher for FakePublisher {
         }
         self.sent.lock().unwrap().push(alert.clone());
         Ok(())
+    }
+}
+
+/// Glue job runs by id, with the origin their arguments tell.
+#[derive(Default)]
+pub struct FakeGlue {
+    pub runs: Mutex<HashMap<String, GlueRunOrigin>>,
+}
+
+impl GlueRuns for FakeGlue {
+    async fn origin(&self, _job: &str, job_run_id: &str) -> Result<GlueRunOrigin, GlueError> {
+        self.runs
+            .lock()
+            .unwrap()
+            .get(job_run_id)
+            .cloned()
+            .ok_or_else(|| GlueError(format!("EntityNotFoundException: {job_run_id}")))
     }
 }
 
