@@ -43,8 +43,9 @@ LOCAL_PARAMETERS = {
     "AppKeysParameterName": APP_KEYS_PARAMETER,
     "LogsJwtAlgorithm": "HS256",
     "LogsJwtKey": LOCAL_JWT_SECRET,
-    # A failed run's retry need not wait a minute on a laptop.
+    # A failed run's retry need not wait a minute on a laptop, nor a Glue poll half one.
     "EtlRetryDelaySeconds": "2",
+    "GluePollSeconds": "1",
 }
 ALERTS_QUEUE = "sluice-local-alerts"
 
@@ -70,7 +71,17 @@ def packaged_template() -> dict:
         if resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in properties:
             path = (TEMPLATE.parent / properties.pop("DefinitionUri")).resolve()
             properties["Definition"] = json.loads(path.read_text())
+        if resource["Type"] == "AWS::Glue::Job":
+            command = properties["Command"]
+            command["ScriptLocation"] = upload_artifact(TEMPLATE.parent / command["ScriptLocation"])
     return template
+
+
+def upload_artifact(path: Path) -> str:
+    """What `sam package` does with a Glue job's local script: put it in the artifacts bucket."""
+    key = f"glue/{path.name}"
+    client("s3").put_object(Bucket=ARTIFACTS_BUCKET, Key=key, Body=path.read_bytes())
+    return f"s3://{ARTIFACTS_BUCKET}/{key}"
 
 
 def upload_placeholder_artifact() -> None:
@@ -159,7 +170,8 @@ def alerts_queue(topic_arn: str) -> str:
 
 
 def write_env(path: Path, values: dict[str, str], quoted: bool = False) -> None:
-    def value(text: str) -> str:
+    def value(text) -> str:
+        text = str(text)
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' if quoted else text
     path.write_text("".join(f"{k}={value(v)}\n" for k, v in values.items()))
 
@@ -201,6 +213,7 @@ def main() -> None:
             "RUNS_URL": outputs["RunsUrl"].rstrip("/"),
             "ETL_STATE_MACHINE_ARN": outputs["ProcessHitFileStateMachineArn"],
             "ALERTS_QUEUE_URL": alerts_queue(outputs["AlertsTopicArn"]),
+            "GLUE_JOB_NAME": outputs["GlueJobName"],
         },
     )
     mappings = msk_mappings(stack_name)

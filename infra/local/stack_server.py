@@ -13,6 +13,8 @@ operations. This process starts moto's server after patching, in process:
   them (ISO `time`, the `account`);
 - STANDARD executions that end emit "Step Functions Execution Status Change" events;
 - S3 notifications declared on a bucket in the template are applied;
+- AWS::Glue::Job exists in CloudFormation, and a job run runs the job's real script with the
+  local PySpark (`SLUICE_GLUE_PYTHON`), then emits "Glue Job State Change";
 - event source mappings on MSK clusters are accepted and listed (the local MSK poller plays
   the mapping's part against the local Kafka broker).
 
@@ -374,6 +376,140 @@ def apply_bucket_notifications() -> None:
     FakeBucket.create_from_cloudformation_json = create_from_cloudformation_json
 
 
+def add_glue_job_resource() -> None:
+    """CloudFormation support for AWS::Glue::Job (moto skips the type)."""
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+    from moto.glue.models import glue_backends
+
+    class GlueJob(CloudFormationModel):
+        __module__ = "moto.glue.sluice_glue_job"
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Glue::Job"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            p = cloudformation_json["Properties"]
+            name = p.get("Name", resource_name)
+            glue_backends[account_id][region_name].create_job(
+                name=name, role=p["Role"], command=p["Command"], description=p.get("Description", ""),
+                log_uri="", execution_property=p.get("ExecutionProperty", {}),
+                default_arguments=p.get("DefaultArguments", {}),
+                non_overridable_arguments=p.get("NonOverridableArguments", {}), connections={},
+                max_retries=int(p.get("MaxRetries", 0)), allocated_capacity=None,
+                timeout=int(p.get("Timeout", 2880)), max_capacity=None, security_configuration=None,
+                tags=p.get("Tags", {}), notification_property=None, glue_version=p.get("GlueVersion"),
+                number_of_workers=int(p.get("NumberOfWorkers", 2)), worker_type=p.get("WorkerType"),
+                code_gen_configuration_nodes=None, execution_class=None, source_control_details=None,
+            )
+            return cls(name)
+
+    parsing.get_model_map.cache_clear()
+
+
+def run_glue_jobs() -> None:
+    """A Glue job run runs the job's real script, fetched from where the job says, with the local
+    PySpark: its input fetched from the local S3, its report put back there, its arguments as
+    Glue passes them. Success or failure is the script's; the end emits the "Glue Job State
+    Change" event AWS emits."""
+    import datetime
+    import subprocess
+    import tempfile
+
+    from moto.events.models import events_backends
+    from moto.glue.models import FakeJob, FakeJobRun
+    from moto.s3.models import s3_backends
+
+    python = os.environ.get("SLUICE_GLUE_PYTHON", "")
+    original_start = FakeJob.start_job_run
+    original_as_dict = FakeJobRun.as_dict
+
+    def as_dict(self):
+        described = original_as_dict(self)
+        if getattr(self, "error_message", None):
+            described["ErrorMessage"] = self.error_message
+        return described
+
+    FakeJobRun.as_dict = as_dict
+
+    def split_uri(uri: str) -> tuple[str, str]:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return bucket, key
+
+    def execute(job, run) -> None:
+        account, region = job.backend.account_id, job.backend.region_name
+        s3 = s3_backends[account]["aws"]
+        args = run.arguments or {}
+        state, message = "SUCCEEDED", ""
+
+        def read(uri: str) -> bytes:
+            found = s3.get_object(*split_uri(uri))
+            if found is None:
+                raise RuntimeError(f"{uri}: NoSuchKey")
+            return found.value
+
+        try:
+            with tempfile.TemporaryDirectory(prefix="sluice-glue-") as scratch:
+                location = job.command["ScriptLocation"]
+                script = os.path.join(scratch, os.path.basename(location))
+                with open(script, "wb") as out:
+                    out.write(read(location))
+                source = os.path.join(scratch, "input")
+                with open(source, "wb") as out:
+                    out.write(read(args["--input"]))
+                out_dir = os.path.join(scratch, "out")
+                os.mkdir(out_dir)
+                command = [python, script, source, "--out-dir", out_dir]
+                if "--date" in args:
+                    command += ["--date", args["--date"]]
+                finished = subprocess.run(
+                    command, capture_output=True, text=True, timeout=60 * (job.timeout or 2880),
+                    env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
+                )
+                if finished.returncode != 0:
+                    lines = [l for l in finished.stderr.splitlines() if l.strip()]
+                    raise RuntimeError(lines[-1] if lines else f"exit status {finished.returncode}")
+                output_bucket, prefix = split_uri(args["--output"])
+                for name in os.listdir(out_dir):
+                    with open(os.path.join(out_dir, name), "rb") as report:
+                        key = f"{prefix.rstrip('/')}/{name}".lstrip("/")
+                        s3.put_object(output_bucket, key, report.read())
+        except Exception as failure:  # the job's failure, whatever it was
+            state, message = "FAILED", str(failure) or type(failure).__name__
+        run.error_message = message or None
+        run.status = state
+        run.completed_on = run.modified_on = datetime.datetime.now()
+        detail = {"jobName": job.name, "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
+                  "state": state, "jobRunId": run.job_run_id, "message": message or "Job run succeeded"}
+        events_backends[account][region].put_events([{
+            "Source": "aws.glue", "DetailType": "Glue Job State Change", "Detail": json.dumps(detail),
+        }])
+
+    def start_job_run(self, **kwargs):
+        run_id = original_start(self, **kwargs)
+        run = next(r for r in self.job_runs if r.job_run_id == run_id)
+        # The outcome is the script's: no transition past RUNNING but the one `execute` makes.
+        run._transitions = [("STARTING", "RUNNING")]
+        run.status = "RUNNING"
+        threading.Thread(target=execute, args=(self, run), daemon=True).start()
+        return run_id
+
+    FakeJob.start_job_run = start_job_run
+
+
 def quiet_docker_probe() -> None:
     """`/moto-api/data.json` serialises every model; a Lambda function's Docker client raises
     DockerException (no Docker here), which that endpoint does not catch. Make it AttributeError,
@@ -441,6 +577,8 @@ def main() -> None:
     accept_msk_event_sources()
     emit_execution_status_events()
     apply_bucket_notifications()
+    add_glue_job_resource()
+    run_glue_jobs()
     quiet_docker_probe()
 
     from moto.server import main as moto_main

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Brings the local stack up: moto (with Sluice's patch layer), a Kafka-protocol broker (tansu,
+# Brings the local stack up: moto (with Sluice's patch layer and a local Glue that runs the job's
+# script with PySpark), a Kafka-protocol broker (tansu,
 # in memory) with the template's topics, the SAM template deployed into moto, `cargo lambda watch`
 # serving every function, and the poller that plays the MSK event source mappings. Writes
 # .local/endpoints.env. Idempotent.
@@ -9,6 +10,9 @@ local_dir="$root/.local"
 mkdir -p "$local_dir/logs"
 cd "$root"
 venv="$("$root/infra/local/bootstrap.sh")"
+# The local Glue runs the job's script with this PySpark.
+glue_venv="$("$root/infra/local/bootstrap.sh" "$root/infra/glue/requirements.lock")"
+export SLUICE_GLUE_PYTHON="$glue_venv/bin/python"
 tansu="$("$root/infra/local/install-broker.sh")"
 export PATH="$venv/bin:$PATH"
 
