@@ -31,6 +31,7 @@ struct Stack {
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     sfn: aws_sdk_sfn::Client,
+    glue: aws_sdk_glue::Client,
 }
 
 /// Alerts drained from the queue so far, shared by the tests of this binary.
@@ -59,6 +60,7 @@ impl Stack {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             sfn: aws_sdk_sfn::Client::new(&sdk),
+            glue: aws_sdk_glue::Client::new(&sdk),
             env,
         }
     }
@@ -121,6 +123,18 @@ impl Stack {
             Ok(object) => Some(object.body.collect().await.unwrap().to_vec()),
             Err(_) => None,
         }
+    }
+
+    /// Waits for the first alert about `run_id`, then a while for a second one that must not
+    /// come; returns all of them.
+    async fn alerts_settled(&self, run_id: &str) -> Vec<Value> {
+        let deadline = Instant::now() + PATIENCE;
+        while self.alerts_for(run_id).await.is_empty() {
+            assert!(Instant::now() < deadline, "no alert about run {run_id}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        tokio::time::sleep(QUIET).await;
+        self.alerts_for(run_id).await
     }
 
     /// Moves every alert the queue holds into [`ALERTS`] and returns those about `run_id`.
@@ -344,14 +358,7 @@ async fn a_refused_file_is_tried_twice_then_pages_on_call_once() {
             ("2".to_owned(), "InputRefused".to_owned())
         ]
     );
-    let deadline = Instant::now() + PATIENCE;
-    let mut alerts = stack.alerts_for(&run).await;
-    while alerts.is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        alerts = stack.alerts_for(&run).await;
-    }
-    tokio::time::sleep(QUIET).await;
-    let alerts = stack.alerts_for(&run).await;
+    let alerts = stack.alerts_settled(&run).await;
     assert_eq!(alerts.len(), 1, "exactly one alert: {alerts:?}");
     let alert = &alerts[0];
     assert!(
@@ -467,6 +474,109 @@ async fn the_same_event_delivered_again_and_twice_at_once_is_one_run() {
         text(&stack.ledger(&run).await.unwrap(), "status"),
         "succeeded"
     );
+}
+
+#[tokio::test]
+async fn a_file_under_the_glue_prefix_is_processed_by_the_glue_script_to_the_same_report() {
+    let stack = Stack::connect().await;
+    let data = hits(400_000, 13);
+    let key = format!("incoming/glue/{} ü.tsv", local::unique("glue"));
+
+    let run = stack.drop_file(&key, &data).await;
+    let item = stack.settled(&run, &["succeeded", "failed"]).await;
+
+    assert_eq!(text(&item, "status"), "succeeded", "{item:?}");
+    assert_eq!(text(&item, "engine"), "glue");
+    assert!(text(&item, "glue_job_run_id").starts_with("jr_"));
+    let report = stack
+        .object(&stack.env["OUTBOUND_BUCKET"], &text(&item, "report_key"))
+        .await
+        .expect("the report the Glue job wrote");
+    assert_eq!(report, expected_report(&data));
+}
+
+#[tokio::test]
+async fn a_glue_run_that_fails_is_retried_once_then_pages_on_call_once() {
+    let stack = Stack::connect().await;
+    let key = format!("incoming/glue/{}.tsv", local::unique("glue broken"));
+
+    let run = stack
+        .drop_file(&key, b"hit_time_gmt\tip\n1\t10.0.0.1\n")
+        .await;
+    let item = stack.settled(&run, &["failed"]).await;
+
+    assert_eq!(text(&item, "attempts"), "2");
+    assert_eq!(
+        failures(&item),
+        [
+            ("1".to_owned(), "GlueFAILED".to_owned()),
+            ("2".to_owned(), "GlueFAILED".to_owned())
+        ]
+    );
+    let alerts = stack.alerts_settled(&run).await;
+    assert_eq!(
+        alerts.len(),
+        1,
+        "one alert, not one per Glue event: {alerts:?}"
+    );
+    let message = alerts[0]["Message"].as_str().unwrap();
+    assert!(message.lines().any(|l| l == "engine: glue"), "{message}");
+    assert!(
+        message
+            .lines()
+            .any(|l| l.starts_with("attempt 2: GlueFAILED") && l.contains("lacks")),
+        "the script's own error: {message}"
+    );
+}
+
+#[tokio::test]
+async fn a_glue_run_started_by_hand_that_fails_pages_on_call_once() {
+    let stack = Stack::connect().await;
+    let key = format!("incoming/manual/{}.tsv", local::unique("by hand"));
+    stack
+        .s3
+        .put_object()
+        .bucket(stack.inbound())
+        .key(&key)
+        .body(ByteStream::from_static(b"not a hit export\n"))
+        .send()
+        .await
+        .unwrap();
+
+    let started = stack
+        .glue
+        .start_job_run()
+        .job_name(&stack.env["GLUE_JOB_NAME"])
+        .arguments("--input", format!("s3://{}/{key}", stack.inbound()))
+        .arguments(
+            "--output",
+            format!("s3://{}/manual/", stack.env["OUTBOUND_BUCKET"]),
+        )
+        .send()
+        .await
+        .expect("StartJobRun");
+    let job_run = started.job_run_id().unwrap();
+    let run = {
+        let mut digest = Sha256::new();
+        digest.update(b"glue-job-run\0");
+        digest.update(job_run.as_bytes());
+        digest.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+
+    let alerts = stack.alerts_settled(&run).await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let message = alerts[0]["Message"].as_str().unwrap();
+    for line in [
+        format!("glue job run: {job_run}"),
+        format!("input: s3://{}/{key}", stack.inbound()),
+    ] {
+        assert!(message.lines().any(|l| l == line), "{line:?} in\n{message}");
+    }
+    let item = stack.settled(&run, &["failed"]).await;
+    assert_eq!(text(&item, "engine"), "glue");
 }
 
 /// An ObjectCreated event as S3 sends it to a function: the key form-encoded.
