@@ -10,18 +10,38 @@ pub use aws_config::SdkConfig;
 pub use config::{ConfigError, env_number, required_env};
 
 /// Now, UTC, to the millisecond: how every Sluice timestamp is written
-/// (`2026-11-23T10:15:00.123Z`).
+/// (`2026-11-23T10:15:00.123Z`), so that timestamps also sort as text.
 pub fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// The moment `ago` before now, written like [`now_rfc3339`].
+pub fn rfc3339_before_now(ago: std::time::Duration) -> String {
+    rfc3339(time::OffsetDateTime::now_utc() - ago)
+}
+
+fn rfc3339(moment: time::OffsetDateTime) -> String {
     use time::format_description::well_known::Rfc3339;
-    let now = time::OffsetDateTime::now_utc();
-    let millis = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000);
+    let millis = moment.replace_nanosecond(moment.millisecond() as u32 * 1_000_000);
     millis
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| now.unix_timestamp().to_string())
+        .unwrap_or_else(|| moment.unix_timestamp().to_string())
 }
 
 /// Structured logs: JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), text otherwise.
 pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_utc_milliseconds_that_sort_as_text() {
+        let earlier = super::rfc3339_before_now(std::time::Duration::from_secs(90));
+        let now = super::now_rfc3339();
+        assert_eq!(now.len(), "2026-11-23T10:15:00.123Z".len(), "{now}");
+        assert!(now.ends_with('Z'));
+        assert!(earlier < now, "{earlier} < {now}");
+    }
 }

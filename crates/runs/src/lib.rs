@@ -10,6 +10,7 @@ pub mod aws;
 pub mod engine;
 pub mod notify;
 pub mod ports;
+pub mod reconcile;
 pub mod run;
 pub mod s3_event;
 pub mod status;

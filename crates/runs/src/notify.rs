@@ -120,18 +120,25 @@ pub struct NotifierSettings {
     pub glue_job_name: String,
 }
 
-pub struct Notifier<L, P, G> {
+/// Alerts on-call once per run: the ledger decides, the topic delivers.
+pub struct Alerts<L, P> {
     pub ledger: L,
     pub publisher: P,
-    pub glue: G,
     pub settings: NotifierSettings,
+}
+
+pub struct Notifier<L, P, G> {
+    pub alerts: Alerts<L, P>,
+    pub glue: G,
 }
 
 /// What the alert says about the failure, whichever source reported it.
 struct Failure {
     job: String,
     state: String,
-    console_url: String,
+    /// What the source said went wrong, for runs whose ledger holds no attempt's error.
+    error: Option<String>,
+    console_url: Option<String>,
 }
 
 impl<L: AlertLedger + RunLedger, P: AlertPublisher, G: GlueRuns> Notifier<L, P, G> {
@@ -154,7 +161,7 @@ impl<L: AlertLedger + RunLedger, P: AlertPublisher, G: GlueRuns> Notifier<L, P, 
                             reason: e.to_string(),
                         }
                     })?;
-                self.execution_ended(detail, region, now).await
+                self.alerts.execution_ended(detail, region, now).await
             }
             GLUE_JOB_STATE_CHANGE => {
                 let detail: GlueJobDetail = serde_json::from_value(event.detail).map_err(|e| {
@@ -176,7 +183,52 @@ impl<L: AlertLedger + RunLedger, P: AlertPublisher, G: GlueRuns> Notifier<L, P, 
         }
     }
 
-    async fn execution_ended(
+    async fn glue_run_ended(
+        &self,
+        detail: GlueJobDetail,
+        region: &str,
+        at: &str,
+        now: &str,
+    ) -> Result<NotifyOutcome, NotifyError> {
+        if detail.job_name != self.alerts.settings.glue_job_name {
+            return Ok(NotifyOutcome::NotOurs {
+                reason: format!("Glue job {}", detail.job_name),
+            });
+        }
+        if !FAILED_GLUE_RUN.contains(&detail.state.as_str()) {
+            return Ok(NotifyOutcome::NotAFailure {
+                state: detail.state,
+            });
+        }
+        let input = match self
+            .glue
+            .origin(&detail.job_name, &detail.job_run_id)
+            .await?
+        {
+            GlueRunOrigin::Workflow(run_id) => {
+                tracing::info!(%run_id, job_run = %detail.job_run_id, "a workflow's Glue run failed; the workflow reports it");
+                return Ok(NotifyOutcome::LeftToTheWorkflow { run_id });
+            }
+            GlueRunOrigin::Other { input } => input,
+        };
+        let run = outside_run(&detail, input.as_deref(), at);
+        self.alerts.ledger.record(&run).await?;
+        let failure = Failure {
+            job: detail.job_name.clone(),
+            state: detail.state.clone(),
+            error: None,
+            console_url: Some(format!(
+                "https://{region}.console.aws.amazon.com/gluestudio/home?region={region}#/job/{}/run/{}",
+                detail.job_name, detail.job_run_id
+            )),
+        };
+        self.alerts.alert_once(&run.run_id, &failure, now).await
+    }
+}
+
+impl<L: AlertLedger, P: AlertPublisher> Alerts<L, P> {
+    /// A workflow execution ended: alert once if it failed.
+    pub async fn execution_ended(
         &self,
         detail: ExecutionDetail,
         region: &str,
@@ -202,53 +254,16 @@ impl<L: AlertLedger + RunLedger, P: AlertPublisher, G: GlueRuns> Notifier<L, P, 
                 .unwrap_or("process-hit-file")
                 .to_owned(),
             state: detail.status.clone(),
-            console_url: format!(
+            error: detail.error.as_ref().map(|error| match &detail.cause {
+                Some(cause) if !cause.is_empty() => format!("{error}: {cause}"),
+                _ => error.clone(),
+            }),
+            console_url: (!detail.execution_arn.is_empty()).then(|| format!(
                 "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{}",
                 detail.execution_arn
-            ),
+            )),
         };
         self.alert_once(&run_id, &failure, now).await
-    }
-
-    async fn glue_run_ended(
-        &self,
-        detail: GlueJobDetail,
-        region: &str,
-        at: &str,
-        now: &str,
-    ) -> Result<NotifyOutcome, NotifyError> {
-        if detail.job_name != self.settings.glue_job_name {
-            return Ok(NotifyOutcome::NotOurs {
-                reason: format!("Glue job {}", detail.job_name),
-            });
-        }
-        if !FAILED_GLUE_RUN.contains(&detail.state.as_str()) {
-            return Ok(NotifyOutcome::NotAFailure {
-                state: detail.state,
-            });
-        }
-        let input = match self
-            .glue
-            .origin(&detail.job_name, &detail.job_run_id)
-            .await?
-        {
-            GlueRunOrigin::Workflow(run_id) => {
-                tracing::info!(%run_id, job_run = %detail.job_run_id, "a workflow's Glue run failed; the workflow reports it");
-                return Ok(NotifyOutcome::LeftToTheWorkflow { run_id });
-            }
-            GlueRunOrigin::Other { input } => input,
-        };
-        let run = outside_run(&detail, input.as_deref(), at);
-        self.ledger.record(&run).await?;
-        let failure = Failure {
-            job: detail.job_name.clone(),
-            state: detail.state.clone(),
-            console_url: format!(
-                "https://{region}.console.aws.amazon.com/gluestudio/home?region={region}#/job/{}/run/{}",
-                detail.job_name, detail.job_run_id
-            ),
-        };
-        self.alert_once(&run.run_id, &failure, now).await
     }
 
     async fn alert_once(
@@ -337,6 +352,7 @@ fn compose(run: &Run, failure: &Failure, settings: &NotifierSettings, now: &str)
         .failures
         .last()
         .map(|f| format!("{}: {}", f.error, f.message()))
+        .or_else(|| failure.error.clone())
         .unwrap_or_else(|| format!("the workflow ended {}", failure.state));
     let mut lines = vec![
         format!(
@@ -370,13 +386,15 @@ fn compose(run: &Run, failure: &Failure, settings: &NotifierSettings, now: &str)
             run.started_at.as_deref().unwrap_or(&run.created_at)
         ),
         format!("failed: {}", run.finished_at.as_deref().unwrap_or(now)),
-        format!("console: {}", failure.console_url),
-        format!(
-            "status: {}/runs/{}",
-            settings.status_url.trim_end_matches('/'),
-            run.run_id
-        ),
     ]);
+    if let Some(url) = &failure.console_url {
+        lines.push(format!("console: {url}"));
+    }
+    lines.extend([format!(
+        "status: {}/runs/{}",
+        settings.status_url.trim_end_matches('/'),
+        run.run_id
+    )]);
     Alert {
         subject,
         message: lines.join("\n"),

@@ -149,3 +149,52 @@ pub trait GlueRuns {
         job_run_id: &str,
     ) -> impl Future<Output = Result<GlueRunOrigin, GlueError>> + Send;
 }
+
+/// Where a listing page ended: the last run's creation time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    pub created_at: String,
+    pub run_id: RunId,
+}
+
+/// Which runs to list, newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct RunQuery<'a> {
+    pub status: Option<crate::run::RunStatus>,
+    /// Only runs created before this time.
+    pub created_before: Option<&'a str>,
+    pub limit: usize,
+    pub after: Option<&'a ListPosition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPage {
+    pub runs: Vec<Run>,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<ListPosition>,
+}
+
+/// Lists runs newest first, by status or all.
+pub trait RunListing {
+    fn list(
+        &self,
+        query: RunQuery<'_>,
+    ) -> impl Future<Output = Result<RunPage, LedgerError>> + Send;
+}
+
+/// What the workflow service knows of a run's execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionView {
+    pub arn: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// Looks up the execution a run's workflow has (its name is the run id).
+pub trait WorkflowInspector {
+    fn execution(
+        &self,
+        run_id: &RunId,
+    ) -> impl Future<Output = Result<Option<ExecutionView>, StartError>> + Send;
+}

@@ -1,5 +1,7 @@
 //! `etl-status`: where a run stands, on a function URL.
 //!
+//! - `GET /runs?status=&limit=&cursor=`: runs newest first, all or of one status, a page at a
+//!   time (`limit` 1–100, default 25; `next` is the cursor of the next page, `null` on the last).
 //! - `GET /runs/{id}`: the run as the ledger has it (status, attempts, times, summary,
 //!   failures); reading it changes nothing, so dashboards may poll it.
 //! - `GET /runs/{id}/report`: a `302` to a presigned GET URL of a finished run's report, valid
@@ -12,7 +14,10 @@ use lambda_http::{Body, Request, Response};
 use platform::http::{json_error, json_response};
 use serde_json::{Value, json};
 
-use crate::ports::{LedgerError, ReportLinks, RunCatalog};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::ports::{LedgerError, ListPosition, ReportLinks, RunCatalog, RunListing, RunQuery};
 use crate::run::{ObjectVersion, Run, RunId, RunStatus};
 
 pub const LINK_VALIDITY: Duration = Duration::from_secs(3600);
@@ -23,11 +28,15 @@ pub struct StatusApi<C, L> {
 }
 
 enum Route {
+    List,
     Run(RunId),
     Report(RunId),
 }
 
-impl<C: RunCatalog, L: ReportLinks> StatusApi<C, L> {
+pub const DEFAULT_LIMIT: usize = 25;
+pub const MAX_LIMIT: usize = 100;
+
+impl<C: RunCatalog + RunListing, L: ReportLinks> StatusApi<C, L> {
     pub async fn handle(&self, request: &Request, now: &str) -> Response<Body> {
         if request.method() != Method::GET {
             let mut response = json_error(
@@ -45,17 +54,44 @@ impl<C: RunCatalog, L: ReportLinks> StatusApi<C, L> {
             return json_error(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "Runs are served at /runs/{id} and /runs/{id}/report",
+                "Runs are served at /runs, /runs/{id} and /runs/{id}/report",
                 None,
             );
         };
         match route {
+            Route::List => self.list(request.uri().query().unwrap_or("")).await,
             Route::Run(id) => match self.catalog.get(&id).await {
                 Ok(Some(run)) => json_response(StatusCode::OK, &run_view(&run)),
                 Ok(None) => unknown_run(&id),
                 Err(err) => ledger_failure(&err),
             },
             Route::Report(id) => self.report(&id, now).await,
+        }
+    }
+
+    async fn list(&self, query: &str) -> Response<Body> {
+        let params = match ListParams::parse(query) {
+            Ok(params) => params,
+            Err(response) => return *response,
+        };
+        let page = self
+            .catalog
+            .list(RunQuery {
+                status: params.status,
+                created_before: None,
+                limit: params.limit,
+                after: params.after.as_ref(),
+            })
+            .await;
+        match page {
+            Ok(page) => json_response(
+                StatusCode::OK,
+                &json!({
+                    "runs": page.runs.iter().map(run_view).collect::<Vec<_>>(),
+                    "next": page.next.as_ref().map(encode_cursor),
+                }),
+            ),
+            Err(err) => ledger_failure(&err),
         }
     }
 
@@ -97,7 +133,108 @@ impl<C: RunCatalog, L: ReportLinks> StatusApi<C, L> {
     }
 }
 
+struct ListParams {
+    status: Option<RunStatus>,
+    limit: usize,
+    after: Option<ListPosition>,
+}
+
+impl ListParams {
+    /// The listing's query parameters; each one missing, repeated, unknown or out of range is
+    /// named in one 400.
+    fn parse(query: &str) -> Result<Self, Box<Response<Body>>> {
+        let mut problems = serde_json::Map::new();
+        let mut seen = std::collections::HashMap::new();
+        for (name, value) in query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        {
+            let value = crate::s3_event::decode_key(value).unwrap_or_default();
+            if seen.insert(name.to_owned(), value).is_some() {
+                problems.insert(name.into(), "is given more than once".into());
+            }
+        }
+        let mut params = Self {
+            status: None,
+            limit: DEFAULT_LIMIT,
+            after: None,
+        };
+        for (name, value) in &seen {
+            match name.as_str() {
+                "status" => match RunStatus::parse(value) {
+                    Some(status) => params.status = Some(status),
+                    None => {
+                        problems.insert(
+                            name.clone(),
+                            "must be one of queued, running, succeeded, failed, skipped, downloaded"
+                                .into(),
+                        );
+                    }
+                },
+                "limit" => match value.parse::<usize>() {
+                    Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => params.limit = limit,
+                    _ => {
+                        problems.insert(
+                            name.clone(),
+                            format!("must be a whole number from 1 to {MAX_LIMIT}").into(),
+                        );
+                    }
+                },
+                "cursor" => match decode_cursor(value) {
+                    Some(position) => params.after = Some(position),
+                    None => {
+                        return Err(Box::new(json_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_cursor",
+                            "the cursor was not issued by this API",
+                            None,
+                        )));
+                    }
+                },
+                _ => {
+                    problems.insert(name.clone(), "is not a parameter of this API".into());
+                }
+            }
+        }
+        if problems.is_empty() {
+            return Ok(params);
+        }
+        let mut details = serde_json::Map::new();
+        details.insert("parameters".into(), Value::Object(problems));
+        Err(Box::new(json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameters",
+            "One or more query parameters are repeated, unknown or out of range",
+            Some(details),
+        )))
+    }
+}
+
+/// A listing cursor: where the last page ended, opaque to callers. A cursor edited by hand can
+/// at most start the listing elsewhere; one of another shape is refused.
+fn encode_cursor(position: &ListPosition) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", position.created_at, position.run_id))
+}
+
+fn decode_cursor(text: &str) -> Option<ListPosition> {
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (created_at, run_id) = text.split_once('|')?;
+    let looks_like_a_time = created_at.len() >= 20
+        && created_at.is_char_boundary(4)
+        && created_at.as_bytes()[4] == b'-'
+        && created_at.ends_with('Z');
+    Some(ListPosition {
+        created_at: looks_like_a_time.then(|| created_at.to_owned())?,
+        run_id: RunId::parse(run_id)?,
+    })
+}
+
 fn route(path: &str) -> Option<Route> {
+    if path == "/runs" || path == "/runs/" {
+        return Some(Route::List);
+    }
     let rest = path.strip_prefix("/runs/")?;
     let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let id = RunId::parse(id)?;

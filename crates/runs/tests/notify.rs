@@ -2,7 +2,7 @@
 
 mod support;
 
-use runs::notify::{FailureEvent, Notifier, NotifierSettings, NotifyOutcome};
+use runs::notify::{Alerts, FailureEvent, Notifier, NotifierSettings, NotifyOutcome};
 use runs::ports::GlueRunOrigin;
 use runs::run::{AttemptFailure, Engine, InputObject, ObjectVersion, Run, RunId, RunStatus};
 use support::{FakeGlue, FakeLedger, FakePublisher, fixture};
@@ -38,13 +38,15 @@ fn failed_run() -> Run {
 
 fn notifier(runs: Vec<Run>) -> Notifier<FakeLedger, FakePublisher, FakeGlue> {
     Notifier {
-        ledger: FakeLedger::with(runs),
-        publisher: FakePublisher::default(),
-        glue: FakeGlue::default(),
-        settings: NotifierSettings {
-            status_url: "https://status.example/".into(),
-            glue_job_name: "sluice-search-keyword-performance".into(),
+        alerts: Alerts {
+            ledger: FakeLedger::with(runs),
+            publisher: FakePublisher::default(),
+            settings: NotifierSettings {
+                status_url: "https://status.example/".into(),
+                glue_job_name: "sluice-search-keyword-performance".into(),
+            },
         },
+        glue: FakeGlue::default(),
     }
 }
 
@@ -78,7 +80,7 @@ async fn a_failed_run_pages_on_call_once_with_what_they_need() {
             run_id: run.run_id.clone()
         }
     );
-    let sent = notifier.publisher.sent.lock().unwrap().clone();
+    let sent = notifier.alerts.publisher.sent.lock().unwrap().clone();
     let [alert] = sent.as_slice() else {
         panic!("{sent:?}")
     };
@@ -116,9 +118,10 @@ async fn a_failed_run_pages_on_call_once_with_what_they_need() {
             run_id: run.run_id.clone()
         }
     );
-    assert_eq!(notifier.publisher.sent.lock().unwrap().len(), 1);
+    assert_eq!(notifier.alerts.publisher.sent.lock().unwrap().len(), 1);
     assert_eq!(
         notifier
+            .alerts
             .ledger
             .run(&run.run_id)
             .unwrap()
@@ -141,10 +144,10 @@ async fn a_timed_out_execution_marks_a_running_run_failed_and_alerts() {
         .unwrap();
 
     assert!(matches!(outcome, NotifyOutcome::Alerted { .. }));
-    let stored = notifier.ledger.run(&run.run_id).unwrap();
+    let stored = notifier.alerts.ledger.run(&run.run_id).unwrap();
     assert_eq!(stored.status, RunStatus::Failed);
     assert_eq!(stored.finished_at.as_deref(), Some(NOW));
-    let alert = notifier.publisher.sent.lock().unwrap()[0].clone();
+    let alert = notifier.alerts.publisher.sent.lock().unwrap()[0].clone();
     assert!(alert.subject.contains("TIMED_OUT"), "{}", alert.subject);
 }
 
@@ -163,7 +166,7 @@ async fn a_run_that_succeeded_pages_nobody() {
         outcome,
         NotifyOutcome::AlreadyAlertedOrSucceeded { .. }
     ));
-    assert!(notifier.publisher.sent.lock().unwrap().is_empty());
+    assert!(notifier.alerts.publisher.sent.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -182,15 +185,18 @@ async fn a_succeeded_execution_is_not_a_failure() {
             state: "SUCCEEDED".into()
         }
     );
-    assert!(notifier.publisher.sent.lock().unwrap().is_empty());
-    assert_eq!(notifier.ledger.run(&run.run_id).unwrap().alerted_at, None);
+    assert!(notifier.alerts.publisher.sent.lock().unwrap().is_empty());
+    assert_eq!(
+        notifier.alerts.ledger.run(&run.run_id).unwrap().alerted_at,
+        None
+    );
 }
 
 #[tokio::test]
 async fn a_publish_failure_is_an_error_for_eventbridge_to_see() {
     let run = failed_run();
     let notifier = notifier(vec![run.clone()]);
-    *notifier.publisher.failing.lock().unwrap() = true;
+    *notifier.alerts.publisher.failing.lock().unwrap() = true;
 
     assert!(
         notifier
@@ -222,8 +228,11 @@ async fn a_failed_glue_run_of_a_workflow_is_left_to_the_workflow() {
             run_id: run.run_id.clone()
         }
     );
-    assert!(notifier.publisher.sent.lock().unwrap().is_empty());
-    assert_eq!(notifier.ledger.run(&run.run_id).unwrap().alerted_at, None);
+    assert!(notifier.alerts.publisher.sent.lock().unwrap().is_empty());
+    assert_eq!(
+        notifier.alerts.ledger.run(&run.run_id).unwrap().alerted_at,
+        None
+    );
 }
 
 #[tokio::test]
@@ -258,7 +267,7 @@ async fn a_glue_run_started_by_hand_is_recorded_and_pages_once() {
             run_id: run_id.clone()
         }
     );
-    let sent = notifier.publisher.sent.lock().unwrap().clone();
+    let sent = notifier.alerts.publisher.sent.lock().unwrap().clone();
     let [alert] = sent.as_slice() else {
         panic!("{sent:?}")
     };
@@ -279,7 +288,7 @@ async fn a_glue_run_started_by_hand_is_recorded_and_pages_once() {
             alert.message
         );
     }
-    let recorded = notifier.ledger.run(&run_id).unwrap();
+    let recorded = notifier.alerts.ledger.run(&run_id).unwrap();
     assert_eq!(recorded.status, RunStatus::Failed);
     assert_eq!(recorded.engine, Engine::Glue);
 }
@@ -303,5 +312,5 @@ async fn other_jobs_and_successful_glue_runs_page_nobody() {
         }
     );
     assert!(matches!(other, NotifyOutcome::NotOurs { .. }));
-    assert!(notifier.publisher.sent.lock().unwrap().is_empty());
+    assert!(notifier.alerts.publisher.sent.lock().unwrap().is_empty());
 }

@@ -154,7 +154,7 @@ async fn unknown_runs_and_other_paths_are_404s_other_methods_405() {
 
     for path in [
         "/",
-        "/runs",
+        "/run",
         "/runs/not-a-run-id",
         &format!("/runs/{unknown}/other"),
     ] {
@@ -185,4 +185,102 @@ async fn a_ledger_outage_is_a_503_to_retry() {
 
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"], "service_unavailable");
+}
+
+fn created(name: &str, status: RunStatus, created_at: &str) -> Run {
+    let mut run = run(status);
+    run.input.key = format!("incoming/{name}.tsv");
+    run.run_id = runs::run::RunId::for_object(&run.input);
+    run.created_at = created_at.into();
+    run
+}
+
+#[tokio::test]
+async fn runs_are_listed_newest_first_a_page_at_a_time_and_by_status() {
+    let runs: Vec<Run> = (0..5)
+        .map(|i| {
+            let status = if i % 2 == 0 {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            };
+            created(
+                &format!("r{i}"),
+                status,
+                &format!("2026-11-23T10:0{i}:00.000Z"),
+            )
+        })
+        .collect();
+    let api = StatusApi {
+        catalog: FakeLedger::with(runs.clone()),
+        links: FakeLinks,
+    };
+
+    let mut seen = Vec::new();
+    let mut path = "/runs?limit=2".to_owned();
+    loop {
+        let (status, body, _) = call(&api, Method::GET, &path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        seen.extend(
+            body["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["input"]["key"].as_str().unwrap().to_owned()),
+        );
+        match body["next"].as_str() {
+            Some(cursor) => path = format!("/runs?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "incoming/r4.tsv",
+            "incoming/r3.tsv",
+            "incoming/r2.tsv",
+            "incoming/r1.tsv",
+            "incoming/r0.tsv"
+        ]
+    );
+
+    let (_, body, _) = call(&api, Method::GET, "/runs?status=failed").await;
+    let failed: Vec<_> = body["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["failed", "failed"]);
+    assert_eq!(body["next"], Value::Null);
+}
+
+#[tokio::test]
+async fn bad_listing_parameters_are_named_in_one_400() {
+    let api = StatusApi {
+        catalog: FakeLedger::default(),
+        links: FakeLinks,
+    };
+
+    let (status, body, _) = call(
+        &api,
+        Method::GET,
+        "/runs?status=lost&limit=0&debug=1&limit=3",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_parameters");
+    let named: Vec<_> = body["parameters"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(named, ["debug", "limit", "status"]);
+
+    let (status, body, _) = call(&api, Method::GET, "/runs?cursor=bm90LWEtY3Vyc29y").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
+    );
 }

@@ -2,7 +2,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use runs::aws::dynamo::DynamoLedger;
 use runs::aws::glue::GlueJobRuns;
 use runs::aws::sns::SnsPublisher;
-use runs::notify::{FailureEvent, Notifier, NotifierSettings};
+use runs::notify::{Alerts, FailureEvent, Notifier, NotifierSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,10 +15,12 @@ async fn main() -> Result<(), Error> {
     };
     let aws = platform::aws_config().await;
     let notifier = Notifier {
-        ledger: DynamoLedger::new(&aws, table),
-        publisher: SnsPublisher::new(&aws, topic),
+        alerts: Alerts {
+            ledger: DynamoLedger::new(&aws, table),
+            publisher: SnsPublisher::new(&aws, topic),
+            settings,
+        },
         glue: GlueJobRuns::new(&aws),
-        settings,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<FailureEvent>| {
         let notifier = &notifier;

@@ -9,12 +9,21 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use aws_smithy_types::error::display::DisplayErrorContext;
 use platform::SdkConfig;
 
-use crate::ports::{AlertLedger, LedgerError, Recorded, RunCatalog, RunLedger};
+use crate::ports::{
+    AlertLedger, LedgerError, ListPosition, Recorded, RunCatalog, RunLedger, RunListing, RunPage,
+    RunQuery,
+};
 use crate::run::{
     AttemptFailure, Engine, InputObject, ObjectVersion, ReportLocation, Run, RunId, RunStatus,
 };
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Every run carries this in `ledger`, the partition key of the `by-created` index, which lists
+/// all runs newest first; `by-status` lists the runs of one status newest first.
+const LEDGER: &str = "runs";
+const BY_CREATED: &str = "by-created";
+const BY_STATUS: &str = "by-status";
 
 pub struct DynamoLedger {
     client: Client,
@@ -67,6 +76,7 @@ pub fn item_from_run(run: &Run) -> Item {
     let mut put = |name: &str, value: AttributeValue| {
         item.insert(name.to_owned(), value);
     };
+    put("ledger", s(LEDGER));
     put("bucket", s(&run.input.bucket));
     put("key", s(&run.input.key));
     match &run.input.version {
@@ -220,6 +230,66 @@ impl RunLedger for DynamoLedger {
             }
             Err(err) => Err(ledger_error(err)),
         }
+    }
+}
+
+impl RunListing for DynamoLedger {
+    async fn list(&self, query: RunQuery<'_>) -> Result<RunPage, LedgerError> {
+        // One item beyond the page tells whether another page exists.
+        let fetch = i32::try_from(query.limit + 1).unwrap_or(i32::MAX);
+        let (index, partition, value) = match query.status {
+            Some(status) => (BY_STATUS, "#status", s(status.as_str())),
+            None => (BY_CREATED, "ledger", s(LEDGER)),
+        };
+        let mut condition = format!("{partition} = :partition");
+        if query.created_before.is_some() {
+            condition.push_str(" AND created_at < :before");
+        }
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(condition)
+            .expression_attribute_values(":partition", value.clone())
+            .scan_index_forward(false)
+            .limit(fetch);
+        if query.status.is_some() {
+            request = request.expression_attribute_names("#status", "status");
+        }
+        if let Some(before) = query.created_before {
+            request = request.expression_attribute_values(":before", s(before));
+        }
+        if let Some(after) = query.after {
+            let mut start = key(&after.run_id);
+            start.insert("created_at".into(), s(&after.created_at));
+            start.insert(
+                if query.status.is_some() {
+                    "status"
+                } else {
+                    "ledger"
+                }
+                .into(),
+                value,
+            );
+            request = request.set_exclusive_start_key(Some(start));
+        }
+        let output = request.send().await.map_err(ledger_error)?;
+        let mut runs = output
+            .items()
+            .iter()
+            .map(run_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = runs.len() > query.limit || output.last_evaluated_key().is_some();
+        runs.truncate(query.limit);
+        let next = more
+            .then(|| runs.last())
+            .flatten()
+            .map(|last| ListPosition {
+                created_at: last.created_at.clone(),
+                run_id: last.run_id.clone(),
+            });
+        Ok(RunPage { runs, next })
     }
 }
 

@@ -5,8 +5,8 @@ use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use platform::SdkConfig;
 
-use crate::ports::{StartError, WorkflowStarter};
-use crate::run::RunRequest;
+use crate::ports::{ExecutionView, StartError, WorkflowInspector, WorkflowStarter};
+use crate::run::{RunId, RunRequest};
 
 pub struct SfnStarter {
     client: Client,
@@ -42,6 +42,35 @@ impl WorkflowStarter for SfnStarter {
                 Some("ThrottlingException" | "TooManyRequestsException") => {
                     Err(StartError::Throttled)
                 }
+                _ => Err(start_error(err)),
+            },
+        }
+    }
+}
+
+impl WorkflowInspector for SfnStarter {
+    async fn execution(&self, run_id: &RunId) -> Result<Option<ExecutionView>, StartError> {
+        let arn = format!(
+            "{}:{run_id}",
+            self.state_machine_arn
+                .replacen(":stateMachine:", ":execution:", 1)
+        );
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(execution) => Ok(Some(ExecutionView {
+                arn,
+                status: execution.status().as_str().to_owned(),
+                error: execution.error().map(str::to_owned),
+                cause: execution.cause().map(str::to_owned),
+            })),
+            Err(err) => match err.as_service_error().and_then(|e| e.code()) {
+                Some("ExecutionDoesNotExist") => Ok(None),
+                Some("ThrottlingException") => Err(StartError::Throttled),
                 _ => Err(start_error(err)),
             },
         }

@@ -7,8 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use runs::ports::{
-    Alert, AlertLedger, AlertPublisher, GlueError, GlueRunOrigin, GlueRuns, LedgerError, LinkError,
-    PublishError, Recorded, ReportLinks, RunCatalog, RunLedger, StartError, WorkflowStarter,
+    Alert, AlertLedger, AlertPublisher, ExecutionView, GlueError, GlueRunOrigin, GlueRuns,
+    LedgerError, LinkError, ListPosition, PublishError, Recorded, ReportLinks, RunCatalog,
+    RunLedger, RunListing, RunPage, RunQuery, StartError, WorkflowInspector, WorkflowStarter,
 };
 use runs::run::{ReportLocation, Run, RunId, RunRequest, RunStatus};
 
@@ -94,11 +95,45 @@ impl RunCatalog for FakeLedger {
     }
 }
 
+impl RunListing for FakeLedger {
+    async fn list(&self, query: RunQuery<'_>) -> Result<RunPage, LedgerError> {
+        self.fail()?;
+        let mut runs: Vec<Run> = self
+            .runs
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| query.status.is_none_or(|s| r.status == s))
+            .filter(|r| {
+                query
+                    .created_before
+                    .is_none_or(|t| r.created_at.as_str() < t)
+            })
+            .cloned()
+            .collect();
+        let position = |r: &Run| (r.created_at.clone(), r.run_id.as_str().to_owned());
+        runs.sort_by_key(|r| std::cmp::Reverse(position(r)));
+        if let Some(after) = query.after {
+            let after = (after.created_at.clone(), after.run_id.as_str().to_owned());
+            runs.retain(|r| position(r) < after);
+        }
+        let more = runs.len() > query.limit;
+        runs.truncate(query.limit);
+        let next = more.then(|| runs.last()).flatten().map(|r| ListPosition {
+            created_at: r.created_at.clone(),
+            run_id: r.run_id.clone(),
+        });
+        Ok(RunPage { runs, next })
+    }
+}
+
 /// Starts by execution name, as a STANDARD state machine does: one execution per name.
 #[derive(Default)]
 pub struct FakeWorkflow {
     pub starts: Mutex<Vec<RunRequest>>,
     pub failing: Mutex<Option<StartError>>,
+    /// Executions by name, as DescribeExecution would show them.
+    pub executions: Mutex<HashMap<RunId, ExecutionView>>,
 }
 
 impl FakeWorkflow {
@@ -117,7 +152,26 @@ impl WorkflowStarter for FakeWorkflow {
             return Err(err);
         }
         self.starts.lock().unwrap().push(run.clone());
+        self.executions
+            .lock()
+            .unwrap()
+            .entry(run.run_id.clone())
+            .or_insert_with(|| ExecutionView {
+                arn: format!(
+                    "arn:aws:states:us-east-1:123456789012:execution:sm:{}",
+                    run.run_id
+                ),
+                status: "RUNNING".into(),
+                error: None,
+                cause: None,
+            });
         Ok(())
+    }
+}
+
+impl WorkflowInspector for FakeWorkflow {
+    async fn execution(&self, run_id: &RunId) -> Result<Option<ExecutionView>, StartError> {
+        Ok(self.executions.lock().unwrap().get(run_id).cloned())
     }
 }
 
