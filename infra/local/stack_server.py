@@ -13,6 +13,7 @@ operations. This process starts moto's server after patching, in process:
   them (ISO `time`, the `account`);
 - STANDARD executions that end emit "Step Functions Execution Status Change" events;
 - S3 notifications declared on a bucket in the template are applied;
+- scheduled rules fire, on a tick of SLUICE_SCHEDULE_TICK seconds;
 - AWS::Glue::Job exists in CloudFormation, and a job run runs the job's real script with the
   local PySpark (`SLUICE_GLUE_PYTHON`), then emits "Glue Job State Change";
 - event source mappings on MSK clusters are accepted and listed (the local MSK poller plays
@@ -245,16 +246,14 @@ def patch_eventbridge() -> None:
         for target in ours:
             if "Input" in target:
                 event = json.loads(target["Input"])
-            elif transform_input:
-                transformer = target.get("InputTransformer", {})
+            elif transform_input and "InputTransformer" in target:
+                transformer = target["InputTransformer"]
                 event = EventTemplateParser.parse(
                     input_template=transformer.get("InputTemplate"),
                     input_paths_map=transformer.get("InputPathsMap", {}),
                     event=original_event,
                 )
             else:
-                event = dict(original_event)
-            if "Input" not in target and "InputTransformer" not in target:
                 # What AWS sends when a target has no input of its own: the event itself.
                 event = aws_shaped(original_event, self.account_id)
             deliver(parse_arn(target["Arn"]), target["Arn"], event)
@@ -510,6 +509,43 @@ def run_glue_jobs() -> None:
     FakeJob.start_job_run = start_job_run
 
 
+def fire_scheduled_rules() -> None:
+    """Rules with a ScheduleExpression fire, every SLUICE_SCHEDULE_TICK seconds whatever their
+    rate (moto has no timer), with the "Scheduled Event" AWS sends."""
+    from moto.events.models import events_backends
+
+    tick = float(os.environ.get("SLUICE_SCHEDULE_TICK", "10"))
+
+    def fire() -> None:
+        while True:
+            time.sleep(tick)
+            for account_id, regions in list(events_backends.items()):
+                for region, backend in list(regions.items()):
+                    for bus in list(backend.event_buses.values()):
+                        for rule in list(bus.rules.values()):
+                            if not rule.scheduled_expression or rule.state != "ENABLED":
+                                continue
+                            now = time.time()
+                            event = {
+                                "version": "0",
+                                "id": str(uuid.uuid4()),
+                                "detail-type": "Scheduled Event",
+                                "source": "aws.events",
+                                "account": account_id,
+                                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                "region": region,
+                                "resources": [rule.arn],
+                                "detail": {},
+                                "ingestion-time": now,
+                            }
+                            try:
+                                rule.send_to_targets(event)
+                            except Exception as failure:  # one rule's trouble stops no other
+                                print(f"scheduled rule {rule.name}: {failure!r}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=fire, daemon=True, name="scheduled-rules").start()
+
+
 def quiet_docker_probe() -> None:
     """`/moto-api/data.json` serialises every model; a Lambda function's Docker client raises
     DockerException (no Docker here), which that endpoint does not catch. Make it AttributeError,
@@ -579,6 +615,7 @@ def main() -> None:
     apply_bucket_notifications()
     add_glue_job_resource()
     run_glue_jobs()
+    fire_scheduled_rules()
     quiet_docker_probe()
 
     from moto.server import main as moto_main

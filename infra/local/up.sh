@@ -13,6 +13,8 @@ venv="$("$root/infra/local/bootstrap.sh")"
 # The local Glue runs the job's script with this PySpark.
 glue_venv="$("$root/infra/local/bootstrap.sh" "$root/infra/glue/requirements.lock")"
 export SLUICE_GLUE_PYTHON="$glue_venv/bin/python"
+# Scheduled rules (the run reconciler's) fire this often locally, whatever their rate.
+export SLUICE_SCHEDULE_TICK="${SLUICE_SCHEDULE_TICK:-5}"
 tansu="$("$root/infra/local/install-broker.sh")"
 export PATH="$venv/bin:$PATH"
 
