@@ -327,6 +327,74 @@ async fn a_dropped_file_becomes_its_report_readable_through_the_status_api() {
     let (status, _, body) = stack.status("/runs/0123456789abcdef0123456789abcdef").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "unknown_run");
+
+    let (status, _, body) = stack.status("/runs?status=downloaded&limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: Vec<&str> = body["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&run.as_str()), "{listed:?}");
+    let (status, _, body) = stack.status("/runs?limit=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["parameters"]["limit"],
+        "must be a whole number from 1 to 100"
+    );
+}
+
+#[tokio::test]
+async fn a_run_whose_trigger_died_before_starting_it_is_started_by_the_reconciler() {
+    let stack = Stack::connect().await;
+    let data = hits(200_000, 17);
+    // Outside the notified prefix: only the ledger entry below knows of it.
+    let key = format!("staging/{}.tsv", local::unique("orphan"));
+    let put = stack
+        .s3
+        .put_object()
+        .bucket(stack.inbound())
+        .key(&key)
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
+    let run = run_id(stack.inbound(), &key, &etag);
+    let long_ago = "2026-01-02T03:04:05.678Z";
+    let report_key = format!("2026-01-02/{run}/2026-01-02_SearchKeywordPerformance.tab");
+    // What the trigger writes before it starts the workflow, as if it died right after.
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    stack
+        .dynamodb
+        .put_item()
+        .table_name(&stack.env["RUNS_TABLE"])
+        .item("run_id", s(&run))
+        .item("ledger", s("runs"))
+        .item("bucket", s(stack.inbound()))
+        .item("key", s(&key))
+        .item("etag", s(&etag))
+        .item("size", AttributeValue::N(data.len().to_string()))
+        .item("engine", s("lambda"))
+        .item("status", s("queued"))
+        .item("attempts", AttributeValue::N("0".into()))
+        .item("created_at", s(long_ago))
+        .item("report_bucket", s(&stack.env["OUTBOUND_BUCKET"]))
+        .item("report_key", s(&report_key))
+        .send()
+        .await
+        .unwrap();
+
+    let item = stack.settled(&run, &["succeeded", "failed"]).await;
+
+    assert_eq!(text(&item, "status"), "succeeded", "{item:?}");
+    assert_eq!(text(&item, "attempts"), "1");
+    let report = stack
+        .object(&stack.env["OUTBOUND_BUCKET"], &report_key)
+        .await
+        .unwrap();
+    assert_eq!(report, expected_report(&data));
 }
 
 #[tokio::test]
