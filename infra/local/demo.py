@@ -1,5 +1,5 @@
-"""Walks the records and mobile logs flows against the local stack, printing each request as
-curl and its answer.
+"""Walks the records, mobile logs and hit-level ETL flows against the local stack, printing each
+request as curl (or the AWS CLI) and its answer.
 
 Exits non-zero as soon as a step does not behave as the README documents.
 """
@@ -151,6 +151,132 @@ def logs_demo() -> None:
            len(lines) == 3 and not any("never lands" in l or "9876543210" in l for _, l in lines))
 
 
+def aws(service: str):
+    import boto3
+
+    return boto3.client(service, endpoint_url=ENDPOINTS["AWS_ENDPOINT_URL"], region_name=ENDPOINTS["AWS_REGION"],
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def get_run(path: str) -> tuple[int, dict, dict]:
+    url = f"{ENDPOINTS['RUNS_URL']}{path}"
+    print(f"$ curl -s '{url}'")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(url, timeout=30) as response:
+            status, headers, raw = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        status, headers, raw = error.code, dict(error.headers), error.read()
+    body = json.loads(raw) if raw else {}
+    shown = json.dumps(body)
+    print(f"  {status} {shown if len(shown) < 600 else shown[:600] + ' …'}")
+    return status, body, headers
+
+
+def wait_for_run(run_id: str, statuses: tuple[str, ...], seconds: float = 90) -> dict:
+    table = ENDPOINTS["RUNS_TABLE"]
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        item = aws("dynamodb").get_item(TableName=table, Key={"run_id": {"S": run_id}}, ConsistentRead=True).get("Item")
+        if item and item["status"]["S"] in statuses:
+            return item
+        time.sleep(0.5)
+    return {}
+
+
+def run_id_of(bucket: str, key: str, version: str) -> str:
+    digest = hashlib.sha256()
+    for part in (bucket, key, version):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def drop(key: str, body: bytes) -> str:
+    bucket = ENDPOINTS["INBOUND_BUCKET"]
+    print(f"$ aws s3 cp - 's3://{bucket}/{key}'   # {len(body):,} bytes")
+    put = aws("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    return run_id_of(bucket, key, put.get("VersionId") or put["ETag"].strip('"'))
+
+
+def etl_demo() -> None:
+    import subprocess
+    import tempfile
+
+    tag = time.time_ns()
+    with tempfile.TemporaryDirectory() as scratch:
+        sample = Path(scratch) / "hits.tsv"
+        subprocess.run([str(ROOT / "target/debug/generate-hits"), str(sample), "--size", "2M", "--seed", "7"],
+                       check=True, capture_output=True)
+        hits = sample.read_bytes()
+
+    step("Hit-level ETL: a file dropped in the inbound bucket becomes a run and a report")
+    key = f"incoming/demo {tag}/día 1+2.tsv"
+    run = drop(key, hits)
+    item = wait_for_run(run, ("succeeded", "failed"))
+    expect(f"run {run} succeeded on the Lambda engine", item.get("status", {}).get("S") == "succeeded")
+    status, body, _ = get_run(f"/runs/{run}")
+    expect("the status API shows it, key decoded, one attempt",
+           status == 200 and body.get("input", {}).get("key") == key and body.get("attempts") == 1)
+    status, body, headers = get_run(f"/runs/{run}/report")
+    report = b""
+    if status == 302:
+        with urllib.request.urlopen(body["url"], timeout=30) as response:
+            report = response.read()
+    rows = report.decode().splitlines()
+    for row in rows[:6]:
+        print(f"    {row}")
+    expect(f"302 to a presigned URL valid 1 h; the report has {len(rows) - 1} rows",
+           status == 302 and rows[:1] == ["Search Engine Domain\tSearch Keyword\tRevenue"] and len(rows) > 3)
+
+    step("The same S3 event delivered twice more (S3 delivers at least once): still one run")
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": ENDPOINTS["INBOUND_BUCKET"]},
+        "object": {"key": urllib.parse.quote_plus(key), "size": len(hits), "eTag": item["etag"]["S"]}}}]}
+    function = f"{ENDPOINTS['STACK_NAME']}-etl-trigger"
+    for _ in range(2):
+        print(f"$ aws lambda invoke --function-name {function} --payload '<the same event>' -")
+        answer = json.loads(aws("lambda").invoke(FunctionName=function, Payload=json.dumps(event))["Payload"].read())
+        print(f"  {json.dumps(answer)}")
+    executions = [e for e in aws("stepfunctions").list_executions(
+        stateMachineArn=ENDPOINTS["ETL_STATE_MACHINE_ARN"])["executions"] if e["name"] == run]
+    status, body, _ = get_run(f"/runs/{run}")
+    expect("one execution, one attempt", len(executions) == 1 and body.get("attempts") == 1)
+
+    step("A broken file on the Glue path: the real Glue script refuses it, one retry, one alert")
+    broken = drop(f"incoming/glue/broken {tag}.tsv", b"hit_time_gmt\tip\n1\t10.0.0.1\n")
+    item = wait_for_run(broken, ("failed", "succeeded"), seconds=180)
+    expect("failed after 2 attempts", item.get("status", {}).get("S") == "failed" and item["attempts"]["N"] == "2")
+    alerts, deadline = [], time.time() + 30
+    queue = ENDPOINTS["ALERTS_QUEUE_URL"]
+    while time.time() < deadline and not alerts:
+        for message in aws("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            envelope = json.loads(message["Body"])
+            if broken in envelope.get("Message", ""):
+                alerts.append(envelope)
+            aws("sqs").delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        time.sleep(0.5)
+    time.sleep(3)
+    for message in aws("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        if broken in json.loads(message["Body"]).get("Message", ""):
+            alerts.append(json.loads(message["Body"]))
+    for alert in alerts[:1]:
+        print(f"  Subject: {alert['Subject']}")
+        for line in alert["Message"].splitlines():
+            print(f"    {line}")
+    expect("exactly one alert reached on-call (the alerts topic, read back from its SQS subscription)",
+           len(alerts) == 1)
+
+    step("Where runs stand: newest first, by status")
+    status, body, _ = get_run("/runs?limit=3")
+    expect("200, a page of 3 with a cursor", status == 200 and len(body.get("runs", [])) <= 3)
+    status, body, _ = get_run("/runs/0123456789abcdef0123456789abcdef")
+    expect("404 unknown_run", status == 404 and body.get("error") == "unknown_run")
+
+
 def main() -> int:
     tag = str(int(time.time()))
     person = [("user_name", f"Asha Rao {tag}"), ("email", "asha@example.com"), ("pincode", "560001")]
@@ -207,13 +333,16 @@ def main() -> int:
            status == 405 and {k.lower(): v for k, v in headers.items()}.get("allow") == "GET, POST, PUT")
 
     logs_demo()
+    etl_demo()
 
     if failures:
         print(f"demo: {failures} step(s) did not behave as documented")
         return 1
     print("demo: every step behaved as documented.")
-    print(f"The stack is still up: try curl '{RECORDS_URL}/?limit=5', or post logs to "
-          f"'{LOGS_URL}/api/v1/logs/app' with -H 'AppKey: {ENDPOINTS['LOGS_APP_KEY']}'. `make down` stops it.")
+    print(f"The stack is still up: try curl '{RECORDS_URL}/?limit=5', post logs to "
+          f"'{LOGS_URL}/api/v1/logs/app' with -H 'AppKey: {ENDPOINTS['LOGS_APP_KEY']}', drop a file in "
+          f"s3://{ENDPOINTS['INBOUND_BUCKET']}/incoming/ and follow it at '{ENDPOINTS['RUNS_URL']}/runs'. "
+          "`make down` stops it.")
     return 0
 
 

@@ -44,8 +44,12 @@ if running moto && running kafka && running watch && running poller && [[ -f "$l
 fi
 "$root/infra/local/down.sh" >/dev/null 2>&1 || true
 
-echo "building functions"
-cargo build --quiet --bins
+# SLUICE_WATCH_RELEASE=1 serves release builds (what the benchmarks measure); debug otherwise.
+profile=(); target_dir="$root/target/debug"
+if [[ "${SLUICE_WATCH_RELEASE:-}" == 1 ]]; then profile=(--release); target_dir="$root/target/release"; fi
+
+echo "building functions ${profile[*]}"
+cargo build --quiet --bins "${profile[@]}"
 
 echo "starting moto on $AWS_ENDPOINT_URL"
 setsid "$venv/bin/python" "$root/infra/local/stack_server.py" </dev/null >"$local_dir/logs/moto.log" 2>&1 &
@@ -68,9 +72,10 @@ for topic in $("$venv/bin/python" -c 'import json,sys; print(" ".join(sorted({m[
 done
 
 echo "starting cargo lambda watch on $SLUICE_WATCH_URL"
-setsid cargo lambda watch --ignore-changes --invoke-port "$watch_port" \
+setsid cargo lambda watch --ignore-changes "${profile[@]}" --invoke-port "$watch_port" \
     --env-file "$local_dir/functions.env" </dev/null >"$local_dir/logs/watch.log" 2>&1 &
 echo $! >"$local_dir/watch.pid"
+echo "${profile[*]:-debug}" | tr -d - >"$local_dir/watch.mode"
 # A listing through the function URL proves the whole chain: watch, the function, moto.
 wait_for "cargo lambda watch" 180 curl -sf "$SLUICE_WATCH_URL/lambda-url/records-api/?limit=1"
 # A 403 for a request without a key proves the bridge started: keys read, producer created.
@@ -78,7 +83,7 @@ wait_for "logs-bridge" 60 bash -c "curl -s -o /dev/null -w '%{http_code}' -X POS
 
 echo "starting the local MSK event source poller"
 SLUICE_MSK_MAPPINGS="$local_dir/msk-mappings.json" SLUICE_MSK_DELIVERIES="$local_dir/msk-deliveries" \
-    setsid "$root/target/debug/local-msk-poller" </dev/null >"$local_dir/logs/poller.log" 2>&1 &
+    setsid "$target_dir/local-msk-poller" </dev/null >"$local_dir/logs/poller.log" 2>&1 &
 echo $! >"$local_dir/poller.pid"
 
 echo "local stack up; endpoints in .local/endpoints.env:"
