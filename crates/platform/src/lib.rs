@@ -21,12 +21,14 @@ pub fn rfc3339_before_now(ago: std::time::Duration) -> String {
 }
 
 fn rfc3339(moment: time::OffsetDateTime) -> String {
-    use time::format_description::well_known::Rfc3339;
-    let millis = moment.replace_nanosecond(moment.millisecond() as u32 * 1_000_000);
-    millis
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| moment.unix_timestamp().to_string())
+    // Fixed width (always three fraction digits), so that timestamps sort as text.
+    const FORMAT: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    moment
+        .to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .unwrap_or_else(|_| moment.unix_timestamp().to_string())
 }
 
 /// Structured logs: JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), text otherwise.
@@ -43,5 +45,10 @@ mod tests {
         assert_eq!(now.len(), "2026-11-23T10:15:00.123Z".len(), "{now}");
         assert!(now.ends_with('Z'));
         assert!(earlier < now, "{earlier} < {now}");
+        // A whole tenth keeps its zeros: .100 sorts after .012, as text too.
+        let tenth = time::macros::datetime!(2026-11-23 10:15:00.1 UTC);
+        let earlier_in_it = time::macros::datetime!(2026-11-23 10:15:00.012 UTC);
+        assert_eq!(super::rfc3339(tenth), "2026-11-23T10:15:00.100Z");
+        assert!(super::rfc3339(earlier_in_it) < super::rfc3339(tenth));
     }
 }
