@@ -73,6 +73,10 @@ pub async fn run(
         .await
         .map_err(|e| EngineStepError::Crashed(e.to_string()))?
         .map_err(|err| match err {
+            // Parts whose headers differ: the input, not the reading, is at fault.
+            EngineError::Read(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                EngineStepError::InputRefused(io.to_string())
+            }
             EngineError::Read(io) => EngineStepError::ObjectUnreadable(io.to_string()),
             refused @ (EngineError::Header(_) | EngineError::OutOfOrder(_)) => {
                 EngineStepError::InputRefused(refused.to_string())

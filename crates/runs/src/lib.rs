@@ -9,6 +9,8 @@ pub mod aws;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod notify;
+#[cfg(feature = "engine")]
+pub mod parts;
 pub mod ports;
 pub mod reconcile;
 pub mod run;

@@ -279,10 +279,13 @@ impl<L: AlertLedger, P: AlertPublisher> Alerts<L, P> {
             });
         };
         let alert = compose(&run, failure, &self.settings, now);
-        // The mark stays if publishing fails, so EventBridge's retry finds the run claimed: a
-        // lost alert is logged as an error here rather than risking a second page.
+        // If publishing fails, the claim is given back and the error returned, so EventBridge's
+        // retry of this event can alert.
         if let Err(err) = self.publisher.publish(&alert).await {
             tracing::error!(%run_id, error = %err, "the alert for a failed run was not published");
+            if let Err(release) = self.ledger.release_alert(run_id, now).await {
+                tracing::error!(%run_id, error = %release, "the alert claim could not be given back");
+            }
             return Err(err.into());
         }
         tracing::info!(%run_id, state = %failure.state, "on-call alerted");
@@ -326,6 +329,7 @@ fn outside_run(detail: &GlueJobDetail, input: Option<&str>, at: &str) -> Run {
         created_at: at.to_owned(),
         started_at: None,
         finished_at: Some(at.to_owned()),
+        files_to_process: Vec::new(),
         summary: None,
         failures: vec![AttemptFailure {
             attempt: 1,

@@ -13,6 +13,9 @@ pub enum LedgerError {
     Throttled,
     #[error("the run ledger could not be reached: {0}")]
     Unavailable(String),
+    /// The ledger answered with an error a retry will not fix (permissions, a missing table).
+    #[error("the run ledger refused the request: {0}")]
+    Refused(String),
     #[error("a ledger item is not a run: {0}")]
     Corrupt(String),
 }
@@ -41,6 +44,13 @@ pub trait AlertLedger {
         run_id: &RunId,
         now: &str,
     ) -> impl Future<Output = Result<Option<Run>, LedgerError>> + Send;
+
+    /// Gives back a claim whose alert could not be published, so a retry can alert.
+    fn release_alert(
+        &self,
+        run_id: &RunId,
+        claimed_at: &str,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
 /// Reads runs for the status API and notes downloads.
@@ -163,6 +173,8 @@ pub struct RunQuery<'a> {
     pub status: Option<crate::run::RunStatus>,
     /// Only runs created before this time.
     pub created_before: Option<&'a str>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
     pub limit: usize,
     pub after: Option<&'a ListPosition>,
 }
@@ -197,4 +209,20 @@ pub trait WorkflowInspector {
         &self,
         run_id: &RunId,
     ) -> impl Future<Output = Result<Option<ExecutionView>, StartError>> + Send;
+}
+
+/// What S3 says of an object: its size and the version a run pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub size: u64,
+    pub version: crate::run::ObjectVersion,
+}
+
+/// Looks objects up before a run is made of them.
+pub trait ObjectProbe {
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ObjectHead>, ReadError>> + Send;
 }

@@ -86,6 +86,8 @@ where
                     .list(RunQuery {
                         status: Some(status),
                         created_before: Some(stale_before),
+                        // The longest-stuck first, so a capped pass never starves them.
+                        oldest_first: true,
                         limit: self.settings.page,
                         after: after.as_ref(),
                     })

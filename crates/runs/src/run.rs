@@ -30,6 +30,20 @@ impl RunId {
         Self(hex(&digest.finalize()[..Self::LEN / 2]))
     }
 
+    /// The run over these parts, in this order.
+    pub fn for_parts(bucket: &str, parts: &[InputPart]) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(b"parts\0");
+        digest.update(bucket.as_bytes());
+        for part in parts {
+            digest.update([0]);
+            digest.update(part.key.as_bytes());
+            digest.update([0]);
+            digest.update(part.version.tag().as_bytes());
+        }
+        Self(hex(&digest.finalize()[..Self::LEN / 2]))
+    }
+
     /// The run that stands for a Glue job run Sluice did not start.
     pub fn for_glue_job_run(job_run_id: &str) -> Self {
         let mut digest = Sha256::new();
@@ -101,6 +115,15 @@ impl InputObject {
     pub fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
+}
+
+/// One file of a run over several objects of the inbound bucket (a day's export in parts),
+/// processed as one dataset in the given order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputPart {
+    pub key: String,
+    pub version: ObjectVersion,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,12 +228,29 @@ pub struct AttemptFailure {
 }
 
 impl AttemptFailure {
-    /// The readable part of a cause: a Lambda failure's cause is the function's error JSON.
+    /// The readable part of a cause. The workflow records the whole failure as JSON
+    /// (`{"Error", "Cause"}`); a Lambda failure's cause is the function's error JSON
+    /// (`errorMessage`), a Glue run's the job run (`ErrorMessage`).
     pub fn message(&self) -> String {
-        serde_json::from_str::<serde_json::Value>(&self.cause)
-            .ok()
-            .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| self.cause.clone())
+        readable(&self.cause)
+    }
+}
+
+fn readable(cause: &str) -> String {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(cause) else {
+        return cause.to_owned();
+    };
+    for name in ["errorMessage", "ErrorMessage"] {
+        if let Some(message) = fields.get(name).and_then(|m| m.as_str()) {
+            return message.to_owned();
+        }
+    }
+    match fields.get("Cause").and_then(|c| c.as_str()) {
+        Some(inner) if !inner.is_empty() => readable(inner),
+        _ => fields
+            .get("Error")
+            .and_then(|e| e.as_str())
+            .map_or_else(|| cause.to_owned(), str::to_owned),
     }
 }
 
@@ -226,6 +266,9 @@ pub struct Run {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub report: ReportLocation,
+    /// Every file of a run over several objects, in order (the first is `input` too); empty
+    /// for a run over one object.
+    pub files_to_process: Vec<InputPart>,
     /// The engine's summary (JSON) of a succeeded run.
     pub summary: Option<String>,
     pub failures: Vec<AttemptFailure>,
@@ -252,6 +295,7 @@ impl Run {
             started_at: None,
             finished_at: None,
             report,
+            files_to_process: Vec::new(),
             summary: None,
             failures: Vec::new(),
             execution_arn: None,
@@ -260,6 +304,32 @@ impl Run {
             alerted_at: None,
             downloaded_at: None,
         }
+    }
+
+    /// A new run over several objects of one bucket, read as one dataset in this order. The
+    /// parts are never empty (the caller checked).
+    pub fn queued_parts(
+        bucket: &str,
+        parts: Vec<InputPart>,
+        outbound_bucket: &str,
+        now: &str,
+    ) -> Self {
+        let first = parts.first().cloned().unwrap_or(InputPart {
+            key: String::new(),
+            version: ObjectVersion::Unknown,
+            size: 0,
+        });
+        let input = InputObject {
+            bucket: bucket.to_owned(),
+            key: first.key,
+            version: first.version,
+            size: parts.iter().map(|p| p.size).sum(),
+        };
+        let mut run = Self::queued(input, Engine::Lambda, outbound_bucket, now);
+        run.run_id = RunId::for_parts(bucket, &parts);
+        run.report = ReportLocation::for_run(outbound_bucket, &run.run_id, now);
+        run.files_to_process = parts;
+        run
     }
 
     /// A run that will not be processed, with the reason.
@@ -284,6 +354,7 @@ impl Run {
             report_key: self.report.key.clone(),
             report_prefix: self.report.prefix().to_owned(),
             report_date: self.report.date().to_owned(),
+            parts: self.files_to_process.clone(),
         }
     }
 }
@@ -303,6 +374,9 @@ pub struct RunRequest {
     /// The report's folder and date, as the Glue job takes them (`--output`, `--date`).
     pub report_prefix: String,
     pub report_date: String,
+    /// The files of a run over several objects, in order; empty for one object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<InputPart>,
 }
 
 #[cfg(test)]
@@ -383,10 +457,26 @@ mod tests {
             at: "t".into(),
         };
         assert_eq!(failure.message(), "the header lacks ip");
+        let recorded = AttemptFailure {
+            cause: serde_json::json!({"Error": "InputRefused", "Cause": failure.cause}).to_string(),
+            ..failure.clone()
+        };
+        assert_eq!(recorded.message(), "the header lacks ip");
+        let glue = AttemptFailure {
+            cause: r#"{"Id":"jr_1","JobRunState":"FAILED","ErrorMessage":"ValueError: no header"}"#
+                .into(),
+            ..failure.clone()
+        };
+        assert_eq!(glue.message(), "ValueError: no header");
+        let timeout = AttemptFailure {
+            cause: r#"{"Error":"States.Timeout"}"#.into(),
+            ..failure.clone()
+        };
+        assert_eq!(timeout.message(), "States.Timeout");
         let plain = AttemptFailure {
-            cause: "States.Timeout".into(),
+            cause: "no JSON here".into(),
             ..failure
         };
-        assert_eq!(plain.message(), "States.Timeout");
+        assert_eq!(plain.message(), "no JSON here");
     }
 }

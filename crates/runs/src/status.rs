@@ -2,6 +2,10 @@
 //!
 //! - `GET /runs?status=&limit=&cursor=`: runs newest first, all or of one status, a page at a
 //!   time (`limit` 1–100, default 25; `next` is the cursor of the next page, `null` on the last).
+//! - `POST /runs` `{"files": ["s3://<inbound>/<key>", …]}`: one run over several objects of
+//!   the inbound bucket, read as one dataset in the given order (a day's export in parts, every
+//!   part with the same header). `202` with the new run; the same files again are the same run
+//!   (`200`). Such runs use the Lambda engine.
 //! - `GET /runs/{id}`: the run as the ledger has it (status, attempts, times, summary,
 //!   failures); reading it changes nothing, so dashboards may poll it.
 //! - `GET /runs/{id}/report`: a `302` to a presigned GET URL of a finished run's report, valid
@@ -17,15 +21,33 @@ use serde_json::{Value, json};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::ports::{LedgerError, ListPosition, ReportLinks, RunCatalog, RunListing, RunQuery};
-use crate::run::{ObjectVersion, Run, RunId, RunStatus};
+use crate::ports::{
+    LedgerError, ListPosition, ObjectProbe, Recorded, ReportLinks, RunCatalog, RunLedger,
+    RunListing, RunQuery, WorkflowStarter,
+};
+use crate::run::{InputPart, ObjectVersion, Run, RunId, RunStatus};
 
 pub const LINK_VALIDITY: Duration = Duration::from_secs(3600);
 
-pub struct StatusApi<C, L> {
+pub struct StatusApi<C, L, W, O> {
     pub catalog: C,
     pub links: L,
+    /// Starts the workflow of a run made through `POST /runs`.
+    pub workflow: W,
+    pub objects: O,
+    pub settings: StatusSettings,
 }
+
+#[derive(Debug, Clone)]
+pub struct StatusSettings {
+    pub inbound_bucket: String,
+    pub outbound_bucket: String,
+    /// A run over several files runs on the Lambda engine: together at most this many bytes.
+    pub lambda_max_bytes: u64,
+}
+
+/// At most this many files in one run.
+pub const MAX_FILES: usize = 100;
 
 enum Route {
     List,
@@ -36,8 +58,18 @@ enum Route {
 pub const DEFAULT_LIMIT: usize = 25;
 pub const MAX_LIMIT: usize = 100;
 
-impl<C: RunCatalog + RunListing, L: ReportLinks> StatusApi<C, L> {
+impl<C, L, W, O> StatusApi<C, L, W, O>
+where
+    C: RunCatalog + RunListing + RunLedger,
+    L: ReportLinks,
+    W: WorkflowStarter,
+    O: ObjectProbe,
+{
     pub async fn handle(&self, request: &Request, now: &str) -> Response<Body> {
+        let path = request.uri().path();
+        if request.method() == Method::POST && (path == "/runs" || path == "/runs/") {
+            return self.create(request.body().as_ref(), now).await;
+        }
         if request.method() != Method::GET {
             let mut response = json_error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -45,9 +77,10 @@ impl<C: RunCatalog + RunListing, L: ReportLinks> StatusApi<C, L> {
                 "Runs are read with GET",
                 None,
             );
+            let allow = if path == "/runs" { "GET, POST" } else { "GET" };
             response
                 .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
             return response;
         }
         let Some(route) = route(request.uri().path()) else {
@@ -69,6 +102,115 @@ impl<C: RunCatalog + RunListing, L: ReportLinks> StatusApi<C, L> {
         }
     }
 
+    async fn create(&self, body: &[u8], now: &str) -> Response<Body> {
+        let parts = match self.parts(body).await {
+            Ok(parts) => parts,
+            Err(response) => return *response,
+        };
+        let run = Run::queued_parts(
+            &self.settings.inbound_bucket,
+            parts,
+            &self.settings.outbound_bucket,
+            now,
+        );
+        let (run, status) = match self.catalog.record(&run).await {
+            Ok(Recorded::New) => (run, StatusCode::ACCEPTED),
+            Ok(Recorded::Existing(existing)) => (*existing, StatusCode::OK),
+            Err(err) => return ledger_failure(&err),
+        };
+        if run.status == RunStatus::Queued
+            && let Err(err) = self.workflow.start(&run.request()).await
+        {
+            tracing::error!(run_id = %run.run_id, error = %err, "run recorded, workflow not started");
+            // The run stays queued: the same request again, or the reconciler, starts it.
+            return unavailable();
+        }
+        json_response(status, &run_view(&run))
+    }
+
+    /// The files of a `POST /runs`, each looked up; every problem is named in one 400.
+    async fn parts(&self, body: &[u8]) -> Result<Vec<InputPart>, Box<Response<Body>>> {
+        let invalid_body = || {
+            Box::new(json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "Send {\"files\": [\"s3://<inbound bucket>/<key>\", …]} with 1 to 100 files",
+                None,
+            ))
+        };
+        let request: Value = serde_json::from_slice(body).map_err(|_| invalid_body())?;
+        let files: Vec<&str> = request["files"]
+            .as_array()
+            .filter(|files| (1..=MAX_FILES).contains(&files.len()))
+            .ok_or_else(invalid_body)?
+            .iter()
+            .map(Value::as_str)
+            .collect::<Option<_>>()
+            .ok_or_else(invalid_body)?;
+        let prefix = format!("s3://{}/", self.settings.inbound_bucket);
+        let mut problems = serde_json::Map::new();
+        let mut parts = Vec::with_capacity(files.len());
+        for (index, uri) in files.iter().enumerate() {
+            let key = match uri.strip_prefix(&prefix) {
+                Some(key) if !key.is_empty() => key,
+                _ => {
+                    problems.insert(
+                        (*uri).into(),
+                        format!("is not an object of {prefix}").into(),
+                    );
+                    continue;
+                }
+            };
+            if files[..index].contains(uri) {
+                problems.insert((*uri).into(), "is given more than once".into());
+                continue;
+            }
+            match self.objects.head(&self.settings.inbound_bucket, key).await {
+                Ok(Some(head)) if head.size > 0 => parts.push(InputPart {
+                    key: key.to_owned(),
+                    version: head.version,
+                    size: head.size,
+                }),
+                Ok(Some(_)) => {
+                    problems.insert((*uri).into(), "is empty".into());
+                }
+                Ok(None) => {
+                    problems.insert((*uri).into(), "does not exist".into());
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "an object could not be looked up");
+                    return Err(Box::new(unavailable()));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            let mut details = serde_json::Map::new();
+            details.insert("files".into(), Value::Object(problems));
+            return Err(Box::new(json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_files",
+                "One or more files are not objects of the inbound bucket",
+                Some(details),
+            )));
+        }
+        let total: u64 = parts.iter().map(|p| p.size).sum();
+        if total > self.settings.lambda_max_bytes {
+            let mut details = serde_json::Map::new();
+            details.insert("bytes".into(), Value::from(total));
+            details.insert(
+                "max_bytes".into(),
+                Value::from(self.settings.lambda_max_bytes),
+            );
+            return Err(Box::new(json_error(
+                StatusCode::BAD_REQUEST,
+                "too_large",
+                "A run over several files runs on the Lambda engine; these files are too large together",
+                Some(details),
+            )));
+        }
+        Ok(parts)
+    }
+
     async fn list(&self, query: &str) -> Response<Body> {
         let params = match ListParams::parse(query) {
             Ok(params) => params,
@@ -79,6 +221,7 @@ impl<C: RunCatalog + RunListing, L: ReportLinks> StatusApi<C, L> {
             .list(RunQuery {
                 status: params.status,
                 created_before: None,
+                oldest_first: false,
                 limit: params.limit,
                 after: params.after.as_ref(),
             })
@@ -258,7 +401,7 @@ fn unknown_run(id: &RunId) -> Response<Body> {
 
 fn ledger_failure(err: &LedgerError) -> Response<Body> {
     match err {
-        LedgerError::Corrupt(_) => json_error(
+        LedgerError::Corrupt(_) | LedgerError::Refused(_) => json_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "The run could not be read",
@@ -272,7 +415,7 @@ fn unavailable() -> Response<Body> {
     let mut response = json_error(
         StatusCode::SERVICE_UNAVAILABLE,
         "service_unavailable",
-        "The run ledger could not be reached; try again",
+        "A service the runs depend on could not be reached; try again",
         None,
     );
     response
@@ -314,6 +457,7 @@ pub fn run_view(run: &Run) -> Value {
         "created_at": run.created_at,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
+        "files_to_process": run.files_to_process.iter().map(|p| json!({"key": p.key, "size": p.size})).collect::<Vec<_>>(),
         "report": {"bucket": run.report.bucket, "key": run.report.key},
         "summary": summary,
         "failures": failures,

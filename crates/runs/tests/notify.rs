@@ -193,7 +193,7 @@ async fn a_succeeded_execution_is_not_a_failure() {
 }
 
 #[tokio::test]
-async fn a_publish_failure_is_an_error_for_eventbridge_to_see() {
+async fn a_publish_failure_is_an_error_and_eventbridges_retry_alerts_once() {
     let run = failed_run();
     let notifier = notifier(vec![run.clone()]);
     *notifier.alerts.publisher.failing.lock().unwrap() = true;
@@ -204,6 +204,25 @@ async fn a_publish_failure_is_an_error_for_eventbridge_to_see() {
             .await
             .is_err()
     );
+    *notifier.alerts.publisher.failing.lock().unwrap() = false;
+    let retried = notifier
+        .handle(event_for(&run, "FAILED"), "2026-11-23T10:16:05.000Z")
+        .await
+        .unwrap();
+    let again = notifier
+        .handle(event_for(&run, "FAILED"), "2026-11-23T10:16:09.000Z")
+        .await
+        .unwrap();
+
+    assert!(
+        matches!(retried, NotifyOutcome::Alerted { .. }),
+        "{retried:?}"
+    );
+    assert!(matches!(
+        again,
+        NotifyOutcome::AlreadyAlertedOrSucceeded { .. }
+    ));
+    assert_eq!(notifier.alerts.publisher.sent.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]

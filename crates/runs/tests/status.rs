@@ -6,8 +6,9 @@ use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request};
 use runs::run::{Engine, InputObject, ObjectVersion, Run, RunStatus};
 use runs::status::StatusApi;
+use runs::status::StatusSettings;
 use serde_json::Value;
-use support::{FakeLedger, FakeLinks};
+use support::{FakeLedger, FakeLinks, FakeObjects, FakeWorkflow};
 
 const NOW: &str = "2026-11-23T12:00:00.000Z";
 
@@ -31,6 +32,22 @@ fn run(status: RunStatus) -> Run {
     run
 }
 
+type Api = StatusApi<FakeLedger, FakeLinks, FakeWorkflow, FakeObjects>;
+
+fn api_with(catalog: FakeLedger) -> Api {
+    StatusApi {
+        catalog,
+        links: FakeLinks,
+        workflow: FakeWorkflow::default(),
+        objects: FakeObjects::default(),
+        settings: StatusSettings {
+            inbound_bucket: "in".into(),
+            outbound_bucket: "out".into(),
+            lambda_max_bytes: 1000,
+        },
+    }
+}
+
 fn request(method: Method, path: &str) -> Request {
     lambda_http::http::Request::builder()
         .method(method)
@@ -39,11 +56,7 @@ fn request(method: Method, path: &str) -> Request {
         .unwrap()
 }
 
-async fn call(
-    api: &StatusApi<FakeLedger, FakeLinks>,
-    method: Method,
-    path: &str,
-) -> (StatusCode, Value, Option<String>) {
+async fn call(api: &Api, method: Method, path: &str) -> (StatusCode, Value, Option<String>) {
     let response = api.handle(&request(method, path), NOW).await;
     let location = response
         .headers()
@@ -56,10 +69,7 @@ async fn call(
 #[tokio::test]
 async fn a_run_reads_back_with_its_status_summary_and_input() {
     let succeeded = run(RunStatus::Succeeded);
-    let api = StatusApi {
-        catalog: FakeLedger::with([succeeded.clone()]),
-        links: FakeLinks,
-    };
+    let api = api_with(FakeLedger::with([succeeded.clone()]));
 
     let (status, body, _) = call(&api, Method::GET, &format!("/runs/{}", succeeded.run_id)).await;
 
@@ -79,10 +89,7 @@ async fn a_run_reads_back_with_its_status_summary_and_input() {
 #[tokio::test]
 async fn the_report_link_is_presigned_for_an_hour_and_marks_the_run_downloaded() {
     let succeeded = run(RunStatus::Succeeded);
-    let api = StatusApi {
-        catalog: FakeLedger::with([succeeded.clone()]),
-        links: FakeLinks,
-    };
+    let api = api_with(FakeLedger::with([succeeded.clone()]));
 
     let (status, body, location) = call(
         &api,
@@ -119,10 +126,7 @@ async fn the_report_link_is_presigned_for_an_hour_and_marks_the_run_downloaded()
 #[tokio::test]
 async fn a_run_without_a_report_answers_409_with_its_status() {
     let running = run(RunStatus::Running);
-    let api = StatusApi {
-        catalog: FakeLedger::with([running.clone()]),
-        links: FakeLinks,
-    };
+    let api = api_with(FakeLedger::with([running.clone()]));
 
     let (status, body, location) = call(
         &api,
@@ -139,10 +143,7 @@ async fn a_run_without_a_report_answers_409_with_its_status() {
 
 #[tokio::test]
 async fn unknown_runs_and_other_paths_are_404s_other_methods_405() {
-    let api = StatusApi {
-        catalog: FakeLedger::default(),
-        links: FakeLinks,
-    };
+    let api = api_with(FakeLedger::default());
 
     let unknown = "0123456789abcdef0123456789abcdef";
     let (status, body, _) = call(&api, Method::GET, &format!("/runs/{unknown}")).await;
@@ -175,10 +176,7 @@ async fn unknown_runs_and_other_paths_are_404s_other_methods_405() {
 
 #[tokio::test]
 async fn a_ledger_outage_is_a_503_to_retry() {
-    let api = StatusApi {
-        catalog: FakeLedger::default(),
-        links: FakeLinks,
-    };
+    let api = api_with(FakeLedger::default());
     *api.catalog.failing.lock().unwrap() = Some(runs::ports::LedgerError::Throttled);
 
     let (status, body, _) = call(&api, Method::GET, "/runs/0123456789abcdef0123456789abcdef").await;
@@ -211,10 +209,7 @@ async fn runs_are_listed_newest_first_a_page_at_a_time_and_by_status() {
             )
         })
         .collect();
-    let api = StatusApi {
-        catalog: FakeLedger::with(runs.clone()),
-        links: FakeLinks,
-    };
+    let api = api_with(FakeLedger::with(runs.clone()));
 
     let mut seen = Vec::new();
     let mut path = "/runs?limit=2".to_owned();
@@ -257,10 +252,7 @@ async fn runs_are_listed_newest_first_a_page_at_a_time_and_by_status() {
 
 #[tokio::test]
 async fn bad_listing_parameters_are_named_in_one_400() {
-    let api = StatusApi {
-        catalog: FakeLedger::default(),
-        links: FakeLinks,
-    };
+    let api = api_with(FakeLedger::default());
 
     let (status, body, _) = call(
         &api,
@@ -283,4 +275,129 @@ async fn bad_listing_parameters_are_named_in_one_400() {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
     );
+}
+
+fn with_objects(api: Api, objects: &[(&str, u64)]) -> Api {
+    for (key, size) in objects {
+        api.objects.objects.lock().unwrap().insert(
+            ("in".into(), (*key).into()),
+            runs::ports::ObjectHead {
+                size: *size,
+                version: ObjectVersion::Etag(format!("etag-{key}")),
+            },
+        );
+    }
+    api
+}
+
+fn post(body: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method(Method::POST)
+        .uri("/runs")
+        .body(Body::Text(body.into()))
+        .unwrap()
+}
+
+async fn create(api: &Api, body: &str) -> (StatusCode, Value) {
+    let response = api.handle(&post(body), NOW).await;
+    (
+        response.status(),
+        serde_json::from_slice(response.body().as_ref()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_run_over_several_files_is_queued_started_and_the_same_request_is_the_same_run() {
+    let api = with_objects(
+        api_with(FakeLedger::default()),
+        &[("day/part-2.tsv", 300), ("day/part-1.tsv", 200)],
+    );
+    let body = r#"{"files": ["s3://in/day/part-2.tsv", "s3://in/day/part-1.tsv"]}"#;
+
+    let (status, run) = create(&api, body).await;
+    let (again, same) = create(&api, body).await;
+
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    assert_eq!(run["status"], "queued");
+    assert_eq!(run["input"]["size"], 500);
+    let files: Vec<_> = run["files_to_process"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        ["day/part-2.tsv", "day/part-1.tsv"],
+        "in the order given"
+    );
+    assert_eq!(again, StatusCode::OK);
+    assert_eq!(same["run_id"], run["run_id"]);
+    assert_eq!(api.workflow.executions(), 1);
+    let started = api.workflow.starts.lock().unwrap()[0].clone();
+    assert_eq!(started.parts.len(), 2);
+    assert_eq!(
+        started.parts[1].version,
+        ObjectVersion::Etag("etag-day/part-1.tsv".into())
+    );
+}
+
+#[tokio::test]
+async fn files_that_are_missing_empty_elsewhere_or_repeated_are_named_in_one_400() {
+    let api = with_objects(
+        api_with(FakeLedger::default()),
+        &[("a.tsv", 10), ("empty.tsv", 0)],
+    );
+
+    let (status, body) = create(
+        &api,
+        r#"{"files": ["s3://in/a.tsv", "s3://other/b.tsv", "s3://in/missing.tsv", "s3://in/a.tsv", "s3://in/empty.tsv"]}"#,
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_files");
+    assert_eq!(
+        body["files"],
+        serde_json::json!({
+            "s3://other/b.tsv": "is not an object of s3://in/",
+            "s3://in/missing.tsv": "does not exist",
+            "s3://in/a.tsv": "is given more than once",
+            "s3://in/empty.tsv": "is empty",
+        })
+    );
+    assert!(
+        api.catalog.runs.lock().unwrap().is_empty(),
+        "nothing recorded"
+    );
+    assert!(api.workflow.starts.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_list_of_files_or_too_large_a_run_is_a_400() {
+    let api = with_objects(
+        api_with(FakeLedger::default()),
+        &[("a.tsv", 600), ("b.tsv", 600)],
+    );
+
+    for body in [
+        "",
+        "[]",
+        r#"{"files": []}"#,
+        r#"{"files": "s3://in/a.tsv"}"#,
+        r#"{"files": [1]}"#,
+    ] {
+        let (status, answer) = create(&api, body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_body")),
+            "{body}"
+        );
+    }
+    let (status, answer) = create(&api, r#"{"files": ["s3://in/a.tsv", "s3://in/b.tsv"]}"#).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("too_large"))
+    );
+    assert_eq!(answer["bytes"], 1200);
 }

@@ -14,7 +14,8 @@ use crate::ports::{
     RunQuery,
 };
 use crate::run::{
-    AttemptFailure, Engine, InputObject, ObjectVersion, ReportLocation, Run, RunId, RunStatus,
+    AttemptFailure, Engine, InputObject, InputPart, ObjectVersion, ReportLocation, Run, RunId,
+    RunStatus,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -106,6 +107,28 @@ pub fn item_from_run(run: &Run) -> Item {
             put(name, s(value));
         }
     }
+    if !run.files_to_process.is_empty() {
+        put(
+            "files_to_process",
+            AttributeValue::L(
+                run.files_to_process
+                    .iter()
+                    .map(|part| {
+                        let mut file = HashMap::from([
+                            ("key".to_owned(), s(&part.key)),
+                            ("size".to_owned(), n(part.size)),
+                        ]);
+                        match &part.version {
+                            ObjectVersion::VersionId(id) => file.insert("version_id".into(), s(id)),
+                            ObjectVersion::Etag(etag) => file.insert("etag".into(), s(etag)),
+                            ObjectVersion::Unknown => None,
+                        };
+                        AttributeValue::M(file)
+                    })
+                    .collect(),
+            ),
+        );
+    }
     if !run.failures.is_empty() {
         put(
             "failures",
@@ -170,7 +193,33 @@ pub fn run_from_item(item: &Item) -> Result<Run, LedgerError> {
             })
             .collect::<Result<_, LedgerError>>()?,
     };
+    let files_to_process = match item.get("files_to_process") {
+        None => Vec::new(),
+        Some(list) => list
+            .as_l()
+            .map_err(|_| corrupt("files_to_process is not a list"))?
+            .iter()
+            .map(|entry| {
+                let file = entry.as_m().map_err(|_| corrupt("a file is not a map"))?;
+                let text = |name: &str| file.get(name).and_then(|v| v.as_s().ok()).cloned();
+                Ok(InputPart {
+                    key: text("key").ok_or_else(|| corrupt("a file has no key"))?,
+                    version: match (text("version_id"), text("etag")) {
+                        (Some(id), _) => ObjectVersion::VersionId(id),
+                        (None, Some(etag)) => ObjectVersion::Etag(etag),
+                        (None, None) => ObjectVersion::Unknown,
+                    },
+                    size: file
+                        .get("size")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse().ok())
+                        .ok_or_else(|| corrupt("a file has no size"))?,
+                })
+            })
+            .collect::<Result<_, LedgerError>>()?,
+    };
     Ok(Run {
+        files_to_process,
         run_id,
         input: InputObject {
             bucket: required("bucket")?,
@@ -252,7 +301,7 @@ impl RunListing for DynamoLedger {
             .index_name(index)
             .key_condition_expression(condition)
             .expression_attribute_values(":partition", value.clone())
-            .scan_index_forward(false)
+            .scan_index_forward(query.oldest_first)
             .limit(fetch);
         if query.status.is_some() {
             request = request.expression_attribute_names("#status", "status");
@@ -326,6 +375,35 @@ impl AlertLedger for DynamoLedger {
             Err(err) => Err(ledger_error(err)),
         }
     }
+
+    async fn release_alert(&self, run_id: &RunId, claimed_at: &str) -> Result<(), LedgerError> {
+        self.remove_alert_claim(run_id, claimed_at).await
+    }
+}
+
+impl DynamoLedger {
+    async fn remove_alert_claim(
+        &self,
+        run_id: &RunId,
+        claimed_at: &str,
+    ) -> Result<(), LedgerError> {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(run_id)))
+            .update_expression("REMOVE alerted_at")
+            .condition_expression("alerted_at = :claimed")
+            .expression_attribute_values(":claimed", s(claimed_at))
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            // Claimed again since by someone else: theirs to keep.
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(ledger_error(err)),
+        }
+    }
 }
 
 impl RunCatalog for DynamoLedger {
@@ -390,6 +468,18 @@ mod tests {
             at: "2026-11-23T10:00:01Z".into(),
         }];
         run.alerted_at = Some("2026-11-23T10:00:05Z".into());
+        run.files_to_process = vec![
+            InputPart {
+                key: "a.tsv".into(),
+                version: ObjectVersion::Etag("1".into()),
+                size: 3,
+            },
+            InputPart {
+                key: "b.tsv".into(),
+                version: ObjectVersion::VersionId("v".into()),
+                size: 4,
+            },
+        ];
 
         assert_eq!(run_from_item(&item_from_run(&run)), Ok(run));
     }

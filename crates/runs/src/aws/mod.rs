@@ -6,7 +6,7 @@ pub mod dynamo;
 pub mod glue;
 #[cfg(any(feature = "engine", feature = "status"))]
 pub mod s3;
-#[cfg(feature = "trigger")]
+#[cfg(any(feature = "trigger", feature = "status"))]
 pub mod sfn;
 #[cfg(feature = "notifier")]
 pub mod sns;

@@ -25,12 +25,10 @@ where
 }
 
 #[cfg(feature = "engine")]
-pub use reading::{ChunkReader, S3HitFiles, S3Reports};
+pub use reading::{S3HitFiles, S3Reports};
 
 #[cfg(feature = "engine")]
 mod reading {
-    use std::io::{self, Read};
-
     use aws_sdk_s3::config::http::HttpResponse;
     use aws_sdk_s3::primitives::ByteStream;
     use bytes::Bytes;
@@ -38,6 +36,7 @@ mod reading {
     use tokio::sync::mpsc;
 
     use super::*;
+    use crate::parts::{PartsReader, Piece};
     use crate::ports::{HitFileSource, ReadError, ReportSink, WriteError};
     use crate::run::{ObjectVersion, RunRequest};
 
@@ -71,68 +70,77 @@ mod reading {
         }
     }
 
-    /// The object's bytes in order, as the ranged GETs deliver them; blocks while the next
-    /// range is on its way. Memory: the ranges in flight and the channel's, not the object.
-    pub struct ChunkReader {
-        chunks: mpsc::Receiver<Result<Bytes, String>>,
-        current: Bytes,
-    }
-
-    impl Read for ChunkReader {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            while self.current.is_empty() {
-                match self.chunks.blocking_recv() {
-                    Some(Ok(chunk)) => self.current = chunk,
-                    Some(Err(reason)) => return Err(io::Error::other(reason)),
-                    None => return Ok(0),
-                }
-            }
-            let n = buf.len().min(self.current.len());
-            buf[..n].copy_from_slice(&self.current[..n]);
-            self.current = self.current.slice(n..);
-            Ok(n)
-        }
-    }
-
-    impl HitFileSource for S3HitFiles {
-        type Reader = ChunkReader;
-
-        async fn open(&self, run: &RunRequest) -> Result<ChunkReader, ReadError> {
-            let head = self.client.head_object().bucket(&run.bucket).key(&run.key);
-            let head = match &run.version {
+    impl S3HitFiles {
+        /// The size of the object version a run names, or why it cannot be read.
+        async fn size(
+            &self,
+            bucket: &str,
+            key: &str,
+            version: &ObjectVersion,
+        ) -> Result<u64, ReadError> {
+            let head = self.client.head_object().bucket(bucket).key(key);
+            let head = match version {
                 ObjectVersion::VersionId(id) => head.version_id(id),
                 ObjectVersion::Etag(etag) => head.if_match(quoted(etag)),
                 ObjectVersion::Unknown => head,
             };
-            let size = match head.send().await {
-                Ok(head) => u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0),
-                Err(err) if is_missing(&err) => return Err(ReadError::NotFound),
-                Err(err) => return Err(ReadError::Unavailable(describe(&err))),
+            match head.send().await {
+                Ok(head) => Ok(u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0)),
+                Err(err) if is_missing(&err) => Err(ReadError::NotFound),
+                Err(err) => Err(ReadError::Unavailable(describe(&err))),
+            }
+        }
+    }
+
+    impl HitFileSource for S3HitFiles {
+        /// The objects' bytes in order, as the ranged GETs deliver them; blocks while the next
+        /// range is on its way. Memory: the ranges in flight and the channel's, not the object.
+        type Reader = PartsReader;
+
+        async fn open(&self, run: &RunRequest) -> Result<PartsReader, ReadError> {
+            let named: Vec<(String, ObjectVersion)> = if run.parts.is_empty() {
+                vec![(run.key.clone(), run.version.clone())]
+            } else {
+                run.parts
+                    .iter()
+                    .map(|p| (p.key.clone(), p.version.clone()))
+                    .collect()
             };
-            let (sender, chunks) = mpsc::channel(self.in_flight);
-            let ranges = (0..size)
-                .step_by(usize::try_from(self.range_bytes).unwrap_or(usize::MAX))
-                .map(move |start| (start, (start + self.range_bytes).min(size) - 1))
-                .collect::<Vec<_>>();
+            // Every part is checked before any is read: a missing one fails the run at once.
+            let mut ranges = Vec::new();
+            let mut total = 0;
+            for (index, (key, version)) in named.into_iter().enumerate() {
+                let size = self.size(&run.bucket, &key, &version).await?;
+                total += size;
+                let step = usize::try_from(self.range_bytes).unwrap_or(usize::MAX);
+                let spans = (0..size)
+                    .step_by(step)
+                    .map(|start| (start, (start + self.range_bytes).min(size) - 1))
+                    .collect::<Vec<_>>();
+                ranges.push((index, key, version, spans));
+            }
+            let (sender, mut chunks) = mpsc::channel(self.in_flight);
             let client = self.client.clone();
-            let (bucket, key, version) = (run.bucket.clone(), run.key.clone(), run.version.clone());
+            let bucket = run.bucket.clone();
             let in_flight = self.in_flight;
             tokio::spawn(async move {
-                let mut fetched = futures::stream::iter(ranges)
-                    .map(|(first, last)| fetch(&client, &bucket, &key, &version, first, last))
-                    .buffered(in_flight);
-                while let Some(chunk) = fetched.next().await {
-                    let failed = chunk.is_err();
-                    // A closed channel means the engine stopped reading: stop fetching too.
-                    if sender.send(chunk).await.is_err() || failed {
-                        break;
+                for (index, key, version, spans) in ranges {
+                    if sender.send(Ok(Piece::Part(index))).await.is_err() {
+                        return;
+                    }
+                    let mut fetched = futures::stream::iter(spans)
+                        .map(|(first, last)| fetch(&client, &bucket, &key, &version, first, last))
+                        .buffered(in_flight);
+                    while let Some(chunk) = fetched.next().await {
+                        let failed = chunk.is_err();
+                        // A closed channel means the engine stopped reading: stop fetching too.
+                        if sender.send(chunk.map(Piece::Bytes)).await.is_err() || failed {
+                            return;
+                        }
                     }
                 }
             });
-            Ok(ChunkReader {
-                chunks,
-                current: Bytes::new(),
-            })
+            Ok(PartsReader::new(move || chunks.blocking_recv(), total))
         }
     }
 
@@ -199,7 +207,7 @@ mod reading {
 }
 
 #[cfg(feature = "status")]
-pub use linking::S3ReportLinks;
+pub use linking::{S3Objects, S3ReportLinks};
 
 #[cfg(feature = "status")]
 mod linking {
@@ -208,7 +216,53 @@ mod linking {
     use aws_sdk_s3::presigning::PresigningConfig;
 
     use super::*;
-    use crate::ports::{LinkError, ReportLinks};
+    use crate::ports::{LinkError, ObjectHead, ObjectProbe, ReadError, ReportLinks};
+    use crate::run::ObjectVersion;
+
+    pub struct S3Objects {
+        client: Client,
+    }
+
+    impl S3Objects {
+        pub fn new(client: Client) -> Self {
+            Self { client }
+        }
+    }
+
+    impl ObjectProbe for S3Objects {
+        async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, ReadError> {
+            match self
+                .client
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(head) => {
+                    let version = match (head.version_id(), head.e_tag()) {
+                        (Some(id), _) if !id.is_empty() && id != "null" => {
+                            ObjectVersion::VersionId(id.to_owned())
+                        }
+                        (_, Some(etag)) => ObjectVersion::Etag(etag.trim_matches('"').to_owned()),
+                        _ => ObjectVersion::Unknown,
+                    };
+                    Ok(Some(ObjectHead {
+                        size: u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0),
+                        version,
+                    }))
+                }
+                Err(err)
+                    if err
+                        .raw_response()
+                        .is_some_and(|r| r.status().as_u16() == 404) =>
+                {
+                    Ok(None)
+                }
+                Err(err) => Err(ReadError::Unavailable(describe(&err))),
+            }
+        }
+    }
 
     pub struct S3ReportLinks {
         client: Client,

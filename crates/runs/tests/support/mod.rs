@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use runs::ports::{
     Alert, AlertLedger, AlertPublisher, ExecutionView, GlueError, GlueRunOrigin, GlueRuns,
-    LedgerError, LinkError, ListPosition, PublishError, Recorded, ReportLinks, RunCatalog,
-    RunLedger, RunListing, RunPage, RunQuery, StartError, WorkflowInspector, WorkflowStarter,
+    LedgerError, LinkError, ListPosition, ObjectHead, ObjectProbe, PublishError, ReadError,
+    Recorded, ReportLinks, RunCatalog, RunLedger, RunListing, RunPage, RunQuery, StartError,
+    WorkflowInspector, WorkflowStarter,
 };
 use runs::run::{ReportLocation, Run, RunId, RunRequest, RunStatus};
 
@@ -75,6 +76,16 @@ impl AlertLedger for FakeLedger {
         run.finished_at.get_or_insert_with(|| now.to_owned());
         Ok(Some(run.clone()))
     }
+
+    async fn release_alert(&self, run_id: &RunId, claimed_at: &str) -> Result<(), LedgerError> {
+        self.fail()?;
+        if let Some(run) = self.runs.lock().unwrap().get_mut(run_id)
+            && run.alerted_at.as_deref() == Some(claimed_at)
+        {
+            run.alerted_at = None;
+        }
+        Ok(())
+    }
 }
 
 impl RunCatalog for FakeLedger {
@@ -112,10 +123,19 @@ impl RunListing for FakeLedger {
             .cloned()
             .collect();
         let position = |r: &Run| (r.created_at.clone(), r.run_id.as_str().to_owned());
-        runs.sort_by_key(|r| std::cmp::Reverse(position(r)));
+        runs.sort_by_key(position);
+        if !query.oldest_first {
+            runs.reverse();
+        }
         if let Some(after) = query.after {
             let after = (after.created_at.clone(), after.run_id.as_str().to_owned());
-            runs.retain(|r| position(r) < after);
+            runs.retain(|r| {
+                if query.oldest_first {
+                    position(r) > after
+                } else {
+                    position(r) < after
+                }
+            });
         }
         let more = runs.len() > query.limit;
         runs.truncate(query.limit);
@@ -205,6 +225,23 @@ impl GlueRuns for FakeGlue {
             .get(job_run_id)
             .cloned()
             .ok_or_else(|| GlueError(format!("EntityNotFoundException: {job_run_id}")))
+    }
+}
+
+/// Objects by (bucket, key).
+#[derive(Default)]
+pub struct FakeObjects {
+    pub objects: Mutex<HashMap<(String, String), ObjectHead>>,
+}
+
+impl ObjectProbe for FakeObjects {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, ReadError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned())
     }
 }
 
