@@ -49,12 +49,13 @@ e2e-suites:
 	cargo test -p sluice-e2e -- --test-threads=1
 	$(VENV)/bin/pytest -q infra/local/tests
 
-bench: ## benchmarks: validation, function init and size, the ETL engine against PySpark, the log bridge
+bench: ## benchmarks: validation, function init and size, the ETL engine against PySpark, the log bridge, the ETL pipeline
 	cargo bench -p records --bench validation
 	cargo build --release --bins --examples
 	$(VENV)/bin/python bench/functions.py
 	$(VENV)/bin/python bench/etl.py
 	$(VENV)/bin/python bench/logs.py
+	SLUICE_WATCH_RELEASE=1 SLUICE_ETL_RANGE_BYTES=8388608 infra/local/with-stack.sh $(VENV)/bin/python bench/etl_pipeline.py
 
 deploy: ## build and deploy to AWS with SAM (needs AWS credentials)
 	$(VENV)/bin/sam build

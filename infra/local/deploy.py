@@ -45,7 +45,10 @@ LOCAL_PARAMETERS = {
     "LogsJwtKey": LOCAL_JWT_SECRET,
     # A failed run's retry need not wait a minute on a laptop, nor a Glue poll half one.
     "EtlRetryDelaySeconds": "2",
-    "GluePollSeconds": "1",
+    "GluePollSeconds": "5",
+    # Small ranges, so that the tests' files cross range boundaries; the benchmarks read with
+    # the template's default.
+    "EtlRangeBytes": os.environ.get("SLUICE_ETL_RANGE_BYTES", "262144"),
 }
 ALERTS_QUEUE = "sluice-local-alerts"
 

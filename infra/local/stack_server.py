@@ -546,6 +546,22 @@ def fire_scheduled_rules() -> None:
     threading.Thread(target=fire, daemon=True, name="scheduled-rules").start()
 
 
+def json_sdk_task_results() -> None:
+    """An `aws-sdk:*` task's result is JSON in AWS (timestamps as text); moto hands the workflow
+    boto3's parsed response, whose datetimes then break `States.JsonToString` and DescribeExecution."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    original = StateTaskServiceAwsSdk._eval_service_task
+
+    def _eval_service_task(self, env, *args, **kwargs):
+        original(self, env, *args, **kwargs)
+        env.stack.append(json.loads(json.dumps(env.stack.pop(), default=str)))
+
+    StateTaskServiceAwsSdk._eval_service_task = _eval_service_task
+
+
 def quiet_docker_probe() -> None:
     """`/moto-api/data.json` serialises every model; a Lambda function's Docker client raises
     DockerException (no Docker here), which that endpoint does not catch. Make it AttributeError,
@@ -616,6 +632,7 @@ def main() -> None:
     add_glue_job_resource()
     run_glue_jobs()
     fire_scheduled_rules()
+    json_sdk_task_results()
     quiet_docker_probe()
 
     from moto.server import main as moto_main
