@@ -175,10 +175,13 @@ impl Stack {
             .collect()
     }
 
-    /// Delivers an S3 event to `etl-trigger` through the Lambda Invoke API, as S3 does.
-    async fn deliver(&self, event: &Value) -> StatusCode {
+    /// Delivers an S3 event to `etl-trigger` through the Lambda Invoke API, as S3 does;
+    /// panics unless the function handled it (Invoke answers 200 for a failed function too,
+    /// with `X-Amz-Function-Error`).
+    async fn deliver(&self, event: &Value) -> Value {
         let function = format!("{}-etl-trigger", self.env["STACK_NAME"]);
-        self.http
+        let response = self
+            .http
             .post(format!(
                 "{}/2015-03-31/functions/{function}/invocations",
                 self.env["AWS_ENDPOINT_URL"]
@@ -193,8 +196,13 @@ impl Stack {
             .json(event)
             .send()
             .await
-            .expect("Invoke")
-            .status()
+            .expect("Invoke");
+        let status = response.status();
+        let failed = response.headers().get("x-amz-function-error").cloned();
+        let body: Value = response.json().await.expect("the function's answer");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(failed, None, "etl-trigger failed: {body}");
+        body
     }
 
     async fn executions_named(&self, name: &str) -> usize {
@@ -480,7 +488,7 @@ async fn a_run_that_succeeds_on_its_retry_keeps_the_first_error_and_pages_nobody
     let run = run_id(stack.inbound(), &key, &etag);
     let event = s3_event(stack.inbound(), &key, data.len(), &etag);
 
-    assert_eq!(stack.deliver(&event).await, StatusCode::OK);
+    stack.deliver(&event).await;
     let deadline = Instant::now() + PATIENCE;
     while failures(&stack.settled(&run, &["running", "failed"]).await).is_empty() {
         assert!(Instant::now() < deadline, "the first attempt did not fail");
@@ -523,9 +531,12 @@ async fn the_same_event_delivered_again_and_twice_at_once_is_one_run() {
     let etag = text(&item, "etag");
     let event = s3_event(stack.inbound(), &key, data.len(), &etag);
     let (a, b) = tokio::join!(stack.deliver(&event), stack.deliver(&event));
-    assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
+    for answer in [a, b] {
+        assert_eq!(answer[0]["run_id"], run.as_str(), "{answer}");
+    }
     let item = stack.settled(&run, &["succeeded"]).await;
-    assert_eq!(stack.deliver(&event).await, StatusCode::OK);
+    let late = stack.deliver(&event).await;
+    assert_eq!(late[0]["outcome"], "already_known", "{late}");
 
     assert_eq!(text(&item, "attempts"), "1");
     assert_eq!(stack.executions_named(&run).await, 1);
@@ -645,6 +656,74 @@ async fn a_glue_run_started_by_hand_that_fails_pages_on_call_once() {
     }
     let item = stack.settled(&run, &["failed"]).await;
     assert_eq!(text(&item, "engine"), "glue");
+}
+
+#[tokio::test]
+async fn a_run_over_a_days_parts_reads_them_as_one_export() {
+    let stack = Stack::connect().await;
+    let data = hits(600_000, 23);
+    let header_end = data.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let middle = header_end
+        + data[header_end + (data.len() - header_end) / 2..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap()
+        + (data.len() - header_end) / 2
+        + 1;
+    let (header, first, second) = (
+        &data[..header_end],
+        &data[header_end..middle],
+        &data[middle..],
+    );
+    let day = local::unique("parts");
+    let mut files = Vec::new();
+    for (index, rows) in [first, second].iter().enumerate() {
+        // Outside the notified prefix: only this request makes a run of them.
+        let key = format!("exports/{day}/part {index}.tsv");
+        let body = [header, rows].concat();
+        stack
+            .s3
+            .put_object()
+            .bucket(stack.inbound())
+            .key(&key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        files.push(format!("s3://{}/{key}", stack.inbound()));
+    }
+
+    let response = stack
+        .http
+        .post(format!("{}/runs", stack.env["RUNS_URL"]))
+        .json(&json!({ "files": files }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let created: Value = response.json().await.unwrap();
+    let run = created["run_id"].as_str().unwrap().to_owned();
+    let item = stack.settled(&run, &["succeeded", "failed"]).await;
+
+    assert_eq!(text(&item, "status"), "succeeded", "{item:?}");
+    let report = stack
+        .object(&stack.env["OUTBOUND_BUCKET"], &text(&item, "report_key"))
+        .await
+        .unwrap();
+    assert_eq!(report, expected_report(&data), "the parts are one export");
+    let again = stack
+        .http
+        .post(format!("{}/runs", stack.env["RUNS_URL"]))
+        .json(&json!({ "files": files }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "the same files are the same run"
+    );
+    assert_eq!(stack.executions_named(&run).await, 1);
 }
 
 /// An ObjectCreated event as S3 sends it to a function: the key form-encoded.
