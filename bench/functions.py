@@ -35,6 +35,13 @@ ENVIRONMENT = {
     "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19092",
     "LOGS_APP_KEYS": "bench-app-key",
     "LOGS_BUCKET": "bench-logs",
+    "RUNS_TABLE": "bench-runs",
+    "ETL_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench-etl",
+    "INBOUND_BUCKET": "bench-inbound",
+    "OUTBOUND_BUCKET": "bench-outbound",
+    "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-alerts",
+    "RUNS_URL": "https://bench.example/",
+    "GLUE_JOB_NAME": "bench-job",
     "PATH": "/usr/bin:/bin",
 }
 
