@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -40,12 +38,7 @@ static ALERTS: Mutex<Vec<Value>> = Mutex::new(Vec::new());
 impl Stack {
     async fn connect() -> Stack {
         let env = local::endpoints();
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&env["AWS_ENDPOINT_URL"])
-            .region(Region::new(env["AWS_REGION"].clone()))
-            .credentials_provider(Credentials::new("local", "local", None, None, "e2e"))
-            .load()
-            .await;
+        let sdk = local::sdk_config(&env).await;
         Stack {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -69,8 +62,9 @@ impl Stack {
         &self.env["INBOUND_BUCKET"]
     }
 
-    /// Puts an object and returns the run id the pipeline will give it.
-    async fn drop_file(&self, key: &str, body: &[u8]) -> String {
+    /// Puts an object into the inbound bucket; returns the version a run would pin: its
+    /// version id, or its ETag.
+    async fn put(&self, key: &str, body: &[u8]) -> String {
         let put = self
             .s3
             .put_object()
@@ -80,10 +74,15 @@ impl Stack {
             .send()
             .await
             .expect("PutObject");
-        let version = match put.version_id() {
+        match put.version_id() {
             Some(id) if !id.is_empty() && id != "null" => id.to_owned(),
             _ => put.e_tag().expect("an ETag").trim_matches('"').to_owned(),
-        };
+        }
+    }
+
+    /// Puts an object and returns the run id the pipeline will give it.
+    async fn drop_file(&self, key: &str, body: &[u8]) -> String {
+        let version = self.put(key, body).await;
         run_id(self.inbound(), key, &version)
     }
 
@@ -359,16 +358,7 @@ async fn a_run_whose_trigger_died_before_starting_it_is_started_by_the_reconcile
     let data = hits(200_000, 17);
     // Outside the notified prefix: only the ledger entry below knows of it.
     let key = format!("staging/{}.tsv", local::unique("orphan"));
-    let put = stack
-        .s3
-        .put_object()
-        .bucket(stack.inbound())
-        .key(&key)
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
-    let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
+    let etag = stack.put(&key, &data).await;
     let run = run_id(stack.inbound(), &key, &etag);
     let long_ago = "2026-01-02T03:04:05.678Z";
     let report_key = format!("2026-01-02/{run}/2026-01-02_SearchKeywordPerformance.tab");
@@ -475,16 +465,7 @@ async fn a_run_that_succeeds_on_its_retry_keeps_the_first_error_and_pages_nobody
     // announced under its final key, copied there once the first attempt has failed.
     let staged = format!("staging/{name}.tsv");
     let key = format!("incoming/{name}.tsv");
-    let put = stack
-        .s3
-        .put_object()
-        .bucket(stack.inbound())
-        .key(&staged)
-        .body(ByteStream::from(data.clone()))
-        .send()
-        .await
-        .unwrap();
-    let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
+    let etag = stack.put(&staged, &data).await;
     let run = run_id(stack.inbound(), &key, &etag);
     let event = s3_event(stack.inbound(), &key, data.len(), &etag);
 
@@ -613,14 +594,12 @@ async fn a_glue_run_started_by_hand_that_fails_pages_on_call_once() {
     let stack = Stack::connect().await;
     let key = format!("incoming/manual/{}.tsv", local::unique("by hand"));
     stack
-        .s3
-        .put_object()
-        .bucket(stack.inbound())
-        .key(&key)
-        .body(ByteStream::from_static(b"not a hit export\n"))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            &key,
+            b"not a hit export
+",
+        )
+        .await;
 
     let started = stack
         .glue
@@ -681,15 +660,7 @@ async fn a_run_over_a_days_parts_reads_them_as_one_export() {
         // Outside the notified prefix: only this request makes a run of them.
         let key = format!("exports/{day}/part {index}.tsv");
         let body = [header, rows].concat();
-        stack
-            .s3
-            .put_object()
-            .bucket(stack.inbound())
-            .key(&key)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .unwrap();
+        stack.put(&key, &body).await;
         files.push(format!("s3://{}/{key}", stack.inbound()));
     }
 

@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_s3::config::Credentials;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -41,12 +39,7 @@ fn local_dir() -> PathBuf {
 impl Stack {
     async fn connect() -> Stack {
         let env = local::endpoints();
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&env["AWS_ENDPOINT_URL"])
-            .region(Region::new(env["AWS_REGION"].clone()))
-            .credentials_provider(Credentials::new("local", "local", None, None, "e2e"))
-            .load()
-            .await;
+        let sdk = local::sdk_config(&env).await;
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&sdk)
                 .force_path_style(true)

@@ -1,5 +1,5 @@
-//! What every end-to-end suite needs from the local stack: the endpoints `make up` wrote, and
-//! names no earlier run has used.
+//! What every end-to-end suite needs from the local stack: the endpoints `make up` wrote, the
+//! AWS SDK pointed at it, and names no earlier run has used.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,4 +36,16 @@ pub fn endpoints() -> HashMap<String, String> {
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect()
+}
+
+/// The AWS SDK's configuration for the local stack: its endpoint and region, dummy credentials.
+pub async fn sdk_config(endpoints: &HashMap<String, String>) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoints["AWS_ENDPOINT_URL"])
+        .region(aws_config::Region::new(endpoints["AWS_REGION"].clone()))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "local", "local", None, None, "e2e",
+        ))
+        .load()
+        .await
 }

@@ -1,8 +1,6 @@
 //! How the end-to-end tests reach the local stack: the endpoints `make up` wrote, a plain HTTP
 //! client for the function URL, and the AWS SDK for reading DynamoDB back.
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value};
@@ -29,12 +27,7 @@ impl LocalStack {
                 .unwrap_or_else(|| panic!("{key} missing from endpoints.env"))
                 .clone()
         };
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(get("AWS_ENDPOINT_URL"))
-            .region(Region::new(get("AWS_REGION")))
-            .credentials_provider(Credentials::new("local", "local", None, None, "e2e"))
-            .load()
-            .await;
+        let sdk = local::sdk_config(&endpoints).await;
         Self {
             http: reqwest::Client::new(),
             records_url: get("RECORDS_URL"),
