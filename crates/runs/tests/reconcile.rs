@@ -109,3 +109,50 @@ async fn a_running_run_without_an_execution_is_failed_as_lost() {
     let alert = reconciler.alerts.publisher.sent.lock().unwrap()[0].clone();
     assert!(alert.message.contains("ExecutionLost"), "{}", alert.message);
 }
+
+#[tokio::test]
+async fn a_pass_looks_at_the_oldest_runs_first_and_at_most_its_cap() {
+    let runs: Vec<Run> = (0..5)
+        .map(|i| {
+            run(
+                &format!("old{i}"),
+                RunStatus::Queued,
+                &format!("2026-11-23T0{i}:00:00.000Z"),
+            )
+        })
+        .collect();
+    let mut reconciler = reconciler(runs.clone());
+    reconciler.settings.max_runs = 2;
+
+    let report = reconciler.handle(STALE_BEFORE, NOW).await.unwrap();
+
+    assert_eq!(report.looked_at, 2);
+    assert_eq!(
+        report.started,
+        [runs[0].run_id.clone(), runs[1].run_id.clone()]
+    );
+}
+
+#[tokio::test]
+async fn an_execution_that_succeeded_is_neither_restarted_nor_alerted() {
+    let odd = run("odd", RunStatus::Running, "2026-11-23T07:00:00.000Z");
+    let reconciler = reconciler(vec![odd.clone()]);
+    reconciler.workflow.executions.lock().unwrap().insert(
+        odd.run_id.clone(),
+        ExecutionView {
+            arn: "arn".into(),
+            status: "SUCCEEDED".into(),
+            error: None,
+            cause: None,
+        },
+    );
+
+    let report = reconciler.handle(STALE_BEFORE, NOW).await.unwrap();
+
+    assert!(
+        report.started.is_empty() && report.alerted.is_empty(),
+        "{report:?}"
+    );
+    assert!(reconciler.alerts.publisher.sent.lock().unwrap().is_empty());
+    assert!(reconciler.workflow.starts.lock().unwrap().is_empty());
+}
