@@ -401,3 +401,20 @@ async fn a_body_that_is_not_a_list_of_files_or_too_large_a_run_is_a_400() {
     );
     assert_eq!(answer["bytes"], 1200);
 }
+
+#[tokio::test]
+async fn a_ledger_that_refuses_the_request_is_a_500_not_a_retry() {
+    let api = api_with(FakeLedger::default());
+    *api.catalog.failing.lock().unwrap() = Some(runs::ports::LedgerError::Refused(
+        "AccessDeniedException".into(),
+    ));
+
+    let (status, body, _) = call(&api, Method::GET, "/runs/0123456789abcdef0123456789abcdef").await;
+
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["error"], "internal_error");
+    assert!(
+        !body.to_string().contains("AccessDenied"),
+        "no internals: {body}"
+    );
+}

@@ -64,6 +64,12 @@ where
             | "ThrottlingException"
             | "RequestLimitExceeded",
         ) => LedgerError::Throttled,
+        Some("InternalServerError" | "ServiceUnavailable") => {
+            LedgerError::Unavailable(DisplayErrorContext(&err).to_string())
+        }
+        // Anything else DynamoDB answered (access denied, no such table, a bad request) is
+        // not fixed by trying again.
+        Some(_) => LedgerError::Refused(DisplayErrorContext(&err).to_string()),
         _ => LedgerError::Unavailable(DisplayErrorContext(&err).to_string()),
     }
 }
