@@ -6,7 +6,6 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use platform::SdkConfig;
 
 use crate::ports::{
@@ -65,12 +64,12 @@ where
             | "RequestLimitExceeded",
         ) => LedgerError::Throttled,
         Some("InternalServerError" | "ServiceUnavailable") => {
-            LedgerError::Unavailable(DisplayErrorContext(&err).to_string())
+            LedgerError::Unavailable(super::describe(&err))
         }
         // Anything else DynamoDB answered (access denied, no such table, a bad request) is
         // not fixed by trying again.
-        Some(_) => LedgerError::Refused(DisplayErrorContext(&err).to_string()),
-        _ => LedgerError::Unavailable(DisplayErrorContext(&err).to_string()),
+        Some(_) => LedgerError::Refused(super::describe(&err)),
+        _ => LedgerError::Unavailable(super::describe(&err)),
     }
 }
 

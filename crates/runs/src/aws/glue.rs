@@ -1,7 +1,6 @@
 //! Reads who started a Glue job run from its arguments.
 
 use aws_sdk_glue::Client;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use platform::SdkConfig;
 
 use crate::ports::{GlueError, GlueRunOrigin, GlueRuns};
@@ -31,7 +30,7 @@ impl GlueRuns for GlueJobRuns {
             .run_id(job_run_id)
             .send()
             .await
-            .map_err(|err| GlueError(DisplayErrorContext(&err).to_string()))?;
+            .map_err(|err| GlueError(super::describe(&err)))?;
         let arguments = output.job_run().and_then(|run| run.arguments());
         let argument = |name: &str| arguments.and_then(|a| a.get(name)).cloned();
         Ok(

@@ -2,9 +2,9 @@
 //! and not one connection sets the pace; reports written whole; presigned report links.
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use platform::SdkConfig;
+
+use super::describe;
 
 use crate::run::ReportLocation;
 
@@ -16,20 +16,13 @@ pub fn client(sdk: &SdkConfig) -> Client {
     Client::from_conf(config)
 }
 
-fn describe<E, R>(err: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    DisplayErrorContext(err).to_string()
-}
-
 #[cfg(feature = "engine")]
 pub use reading::{S3HitFiles, S3Reports};
 
 #[cfg(feature = "engine")]
 mod reading {
     use aws_sdk_s3::config::http::HttpResponse;
+    use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
     use aws_sdk_s3::primitives::ByteStream;
     use bytes::Bytes;
     use futures::StreamExt;

@@ -2,7 +2,6 @@
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use platform::SdkConfig;
 
 use crate::ports::{ExecutionView, StartError, WorkflowInspector, WorkflowStarter};
@@ -82,5 +81,5 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    StartError::Unavailable(DisplayErrorContext(&err).to_string())
+    StartError::Unavailable(super::describe(&err))
 }

@@ -2,7 +2,6 @@
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use platform::SdkConfig;
 
 use crate::ports::{Alert, AlertPublisher, PublishError};
@@ -42,6 +41,6 @@ impl AlertPublisher for SnsPublisher {
             .send()
             .await
             .map(|_| ())
-            .map_err(|err| PublishError(DisplayErrorContext(&err).to_string()))
+            .map_err(|err| PublishError(super::describe(&err)))
     }
 }
