@@ -346,12 +346,29 @@ fn outside_run(detail: &GlueJobDetail, input: Option<&str>, at: &str) -> Run {
     }
 }
 
+/// SNS refuses a subject of 100 characters or more, or one with control characters.
+const SUBJECT_MAX_CHARS: usize = 99;
+
+/// `Sluice ETL <job> <state> run <id>`, within what SNS accepts: the job name, which follows the
+/// stack's name, is shortened first, so the state and the run id always fit.
+fn subject(job: &str, state: &str, run_id: &str) -> String {
+    let tail = format!(" {state} run {run_id}");
+    let room = SUBJECT_MAX_CHARS.saturating_sub("Sluice ETL ".len() + tail.chars().count());
+    let mut job: String = job
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if job.chars().count() > room {
+        job = job.chars().take(room.saturating_sub(1)).collect();
+        job.push('…');
+    }
+    let subject = format!("Sluice ETL {job}{tail}");
+    subject.chars().take(SUBJECT_MAX_CHARS).collect()
+}
+
 /// The alert: a subject naming the job and its state, and a body on-call can act on.
 fn compose(run: &Run, failure: &Failure, settings: &NotifierSettings, now: &str) -> Alert {
-    let subject = format!(
-        "Sluice ETL {} {} run {}",
-        failure.job, failure.state, run.run_id
-    );
+    let subject = subject(&failure.job, &failure.state, run.run_id.as_str());
     let last_error = run
         .failures
         .last()

@@ -333,3 +333,38 @@ async fn other_jobs_and_successful_glue_runs_page_nobody() {
     assert!(matches!(other, NotifyOutcome::NotOurs { .. }));
     assert!(notifier.alerts.publisher.sent.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_subject_stays_within_what_sns_accepts_for_a_long_stack_name() {
+    let job = "retail-analytics-production-eu-west-1-search-keyword-performance";
+    let mut notifier = notifier(vec![]);
+    notifier.alerts.settings.glue_job_name = job.into();
+    notifier.glue.runs.lock().unwrap().insert(
+        "jr_manual".into(),
+        GlueRunOrigin::Other {
+            input: Some("s3://sluice-inbound/incoming/big day.tsv".into()),
+        },
+    );
+    let event = fixture("glue-job-failed.json")
+        .replace("JOB_RUN_ID", "jr_manual")
+        .replace("sluice-search-keyword-performance", job);
+
+    notifier
+        .handle(serde_json::from_str(&event).unwrap(), NOW)
+        .await
+        .unwrap();
+
+    let sent = notifier.alerts.publisher.sent.lock().unwrap().clone();
+    let [alert] = sent.as_slice() else {
+        panic!("{sent:?}")
+    };
+    let run_id = RunId::for_glue_job_run("jr_manual");
+    assert!(alert.subject.chars().count() < 100, "{}", alert.subject);
+    assert!(alert.subject.starts_with("Sluice ETL retail-analytics-"));
+    assert!(
+        alert.subject.ends_with(&format!(" FAILED run {run_id}")),
+        "{}",
+        alert.subject
+    );
+    assert!(alert.message.contains(&format!("run: {run_id}")));
+}
