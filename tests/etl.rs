@@ -537,6 +537,38 @@ async fn the_same_event_delivered_again_and_twice_at_once_is_one_run() {
 }
 
 #[tokio::test]
+async fn two_first_deliveries_at_the_same_moment_are_one_run() {
+    let stack = Stack::connect().await;
+    let data = hits(200_000, 9);
+    // Outside the notified prefix, so that the two deliveries below are the first the ledger sees.
+    let key = format!("staging/{} é+.tsv", local::unique("race"));
+    let etag = stack.put(&key, &data).await;
+    let run = run_id(stack.inbound(), &key, &etag);
+    assert!(stack.ledger(&run).await.is_none());
+    let event = s3_event(stack.inbound(), &key, data.len(), &etag);
+
+    let (a, b) = tokio::join!(stack.deliver(&event), stack.deliver(&event));
+
+    for answer in [&a, &b] {
+        assert_eq!(answer[0]["run_id"], run.as_str(), "{answer}");
+    }
+    let item = stack.settled(&run, &["succeeded", "failed"]).await;
+    assert_eq!(text(&item, "status"), "succeeded", "{item:?}");
+    assert_eq!(text(&item, "attempts"), "1");
+    assert_eq!(text(&item, "key"), key);
+    assert_eq!(stack.executions_named(&run).await, 1);
+    let listed = stack
+        .s3
+        .list_objects_v2()
+        .bucket(&stack.env["OUTBOUND_BUCKET"])
+        .prefix(format!("{}/{run}/", &text(&item, "created_at")[..10]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 1, "one report");
+}
+
+#[tokio::test]
 async fn a_file_under_the_glue_prefix_is_processed_by_the_glue_script_to_the_same_report() {
     let stack = Stack::connect().await;
     let data = hits(400_000, 13);
