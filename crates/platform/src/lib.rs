@@ -1,13 +1,16 @@
 //! Plumbing every Sluice function shares: one way to build AWS config (local endpoints honoured),
-//! tracing, configuration from the environment, and stable JSON error bodies.
+//! tracing, configuration from the environment, secrets that cannot be logged, and stable JSON
+//! error bodies.
 
 pub mod aws;
 pub mod config;
 pub mod http;
+pub mod secret;
 
 pub use aws::{StripEndpointPrefix, aws_config, is_local_endpoint};
 pub use aws_config::SdkConfig;
 pub use config::{ConfigError, env_number, required_env};
+pub use secret::Secret;
 
 /// Now, UTC, to the millisecond: how every Sluice timestamp is written
 /// (`2026-11-23T10:15:00.123Z`), so that timestamps also sort as text.
