@@ -8,16 +8,22 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::record::RecordId;
 
 const VERSION: u8 = 1;
 const MAC_LEN: usize = 12;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CursorCodec {
-    key: Vec<u8>,
+    keyed: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for CursorCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorCodec")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -27,7 +33,7 @@ pub struct ForeignCursor;
 impl CursorCodec {
     pub fn new(table_name: &str) -> Self {
         Self {
-            key: format!("sluice-records-cursor:{table_name}").into_bytes(),
+            keyed: keyed(format!("sluice-records-cursor:{table_name}").as_bytes()),
         }
     }
 
@@ -53,8 +59,7 @@ impl CursorCodec {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
-            .expect("HMAC accepts keys of any length")
+        self.keyed.clone()
     }
 
     fn tag(&self, bytes: &[u8]) -> Vec<u8> {
@@ -62,6 +67,18 @@ impl CursorCodec {
         mac.update(bytes);
         mac.finalize().into_bytes().to_vec()
     }
+}
+
+/// HMAC keyed as RFC 2104 does it (a key longer than the block is hashed first, then padded
+/// with zeros), through the constructor that cannot fail.
+fn keyed(key: &[u8]) -> Hmac<Sha256> {
+    let mut block = [0u8; 64];
+    if key.len() <= block.len() {
+        block[..key.len()].copy_from_slice(key);
+    } else {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    }
+    <Hmac<Sha256> as KeyInit>::new(&block.into())
 }
 
 #[cfg(test)]
@@ -102,6 +119,20 @@ mod tests {
         let codec = CursorCodec::new("records");
         for junk in ["", "null", "%%%", "AAAA", &"A".repeat(200)] {
             assert_eq!(codec.decode(junk), Err(ForeignCursor), "{junk}");
+        }
+    }
+
+    #[test]
+    fn the_mac_is_the_standard_hmac_for_short_and_long_keys() {
+        for key in [&b"sluice-records-cursor:records"[..], &[7u8; 100][..]] {
+            let mut ours = keyed(key);
+            ours.update(b"message");
+            let mut standard = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
+            standard.update(b"message");
+            assert_eq!(
+                ours.finalize().into_bytes(),
+                standard.finalize().into_bytes()
+            );
         }
     }
 }
