@@ -42,7 +42,7 @@ test-glue: ## the Glue (PySpark) job's rules, and byte-identical output against 
 
 test-e2e: ## end-to-end tests against the local stack (started and stopped if not running)
 	cargo build --tests -p sluice-e2e
-	cargo build -p logs --bin logs-server
+	cargo build -p logs-server
 	infra/local/with-stack.sh $(MAKE) --no-print-directory e2e-suites
 
 e2e-suites:
@@ -51,7 +51,7 @@ e2e-suites:
 
 bench: ## benchmarks: validation, function init and size, the ETL engine against PySpark, the log bridge, the ETL pipeline
 	cargo bench -p records --bench validation
-	cargo build --release --bins --examples
+	cargo build --release --bins
 	$(VENV)/bin/python bench/functions.py
 	$(VENV)/bin/python bench/etl.py
 	$(VENV)/bin/python bench/logs.py

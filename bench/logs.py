@@ -71,16 +71,16 @@ def main() -> int:
             return 1
         results = {"server": []}
         for connections in CONNECTIONS:
-            figures = run(str(RELEASE / "examples" / "loadgen"), "server", url, SECONDS, connections, APP_KEY,
+            figures = run(str(RELEASE / "logs-loadgen"), "server", url, SECONDS, connections, APP_KEY,
                           bootstrap, "bench-logs")
             if figures["acknowledged_found_in_topic"] != figures["acknowledged"] or figures["duplicates_in_topic"]:
                 print(f"the topic does not hold exactly the acknowledged entries: {json.dumps(figures)}")
                 return 1
             print(f"logs-server, {connections} connections: {json.dumps(figures)}", flush=True)
             results["server"].append(figures)
-        results["handler"] = run(str(RELEASE / "examples" / "loadgen"), "handler", "2000", env=env)
+        results["handler"] = run(str(RELEASE / "logs-loadgen"), "handler", "2000", env=env)
         print(f"Lambda handler, sequential: {json.dumps(results['handler'])}", flush=True)
-        results["sink"] = run(str(RELEASE / "examples" / "loadgen"), "sink", "200000")
+        results["sink"] = run(str(RELEASE / "logs-loadgen"), "sink", "200000")
         print(f"sink (decode, group, gzip): {json.dumps(results['sink'])}", flush=True)
         # The server's figure is a throughput at a latency: the most requests per second among
         # the loads whose p99 stayed within the 5 ms target (null if none did), beside the busiest.

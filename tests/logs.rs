@@ -47,7 +47,7 @@ impl Stack {
         );
         Stack {
             env,
-            http: reqwest::Client::new(),
+            http: local::http_client(),
             s3,
         }
     }
@@ -585,7 +585,7 @@ fn wait_for_port(port: u16) {
 fn logs_server_binary() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
-        .args(["build", "-p", "logs", "--bin", "logs-server"])
+        .args(["build", "-p", "logs-server"])
         .args(["--message-format", "json-render-diagnostics"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stderr(Stdio::inherit())
@@ -674,6 +674,7 @@ async fn a_broker_stopped_mid_run_answers_503_and_loses_no_acknowledged_entry() 
             .env("LOGS_ACK_TIMEOUT_MS", "1000")
             .env_remove("LOGS_APP_KEYS_PARAMETER")
             .env_remove("LOGS_JWT_ALGORITHM")
+            .env_remove("LOGS_JWT_KEY_PARAMETER")
             .stdin(Stdio::null())
             .stdout(server_log.try_clone().unwrap())
             .stderr(server_log)
@@ -695,7 +696,7 @@ async fn a_broker_stopped_mid_run_answers_503_and_loses_no_acknowledged_entry() 
             outcomes.clone(),
         );
         clients.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            let http = local::http_client();
             let mut n = 0;
             while running.load(Ordering::Relaxed) {
                 let desc = format!("{key}-{client}-{n}");

@@ -34,6 +34,7 @@ WATCH_URL = os.environ.get("SLUICE_WATCH_URL", "http://127.0.0.1:9000")
 LOCAL_APP_KEY = "sluice-local-app-key"
 LOCAL_JWT_SECRET = "sluice-local-jwt-secret-not-for-production"
 APP_KEYS_PARAMETER = "/sluice/local/app-keys"
+JWT_KEY_PARAMETER = "/sluice/local/jwt-key"
 LOCAL_PARAMETERS = {
     "RecordsUrlAuthType": "NONE",
     "MskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/sluice-local/"
@@ -42,7 +43,7 @@ LOCAL_PARAMETERS = {
     "KafkaAuth": "plaintext",
     "AppKeysParameterName": APP_KEYS_PARAMETER,
     "LogsJwtAlgorithm": "HS256",
-    "LogsJwtKey": LOCAL_JWT_SECRET,
+    "LogsJwtKeyParameterName": JWT_KEY_PARAMETER,
     # A failed run's retry need not wait a minute on a laptop, nor a Glue poll half one.
     "EtlRetryDelaySeconds": "2",
     "GluePollSeconds": "5",
@@ -97,9 +98,9 @@ def upload_placeholder_artifact() -> None:
 
 
 def put_app_keys() -> None:
-    client("ssm").put_parameter(
-        Name=APP_KEYS_PARAMETER, Value=LOCAL_APP_KEY, Type="SecureString", Overwrite=True
-    )
+    """The secrets the deployer keeps in SSM, as SecureStrings: the app keys and the JWT key."""
+    for name, value in [(APP_KEYS_PARAMETER, LOCAL_APP_KEY), (JWT_KEY_PARAMETER, LOCAL_JWT_SECRET)]:
+        client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
 
 def msk_mappings(stack_name: str) -> list[dict]:

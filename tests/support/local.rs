@@ -49,3 +49,14 @@ pub async fn sdk_config(endpoints: &HashMap<String, String>) -> aws_config::SdkC
         .load()
         .await
 }
+
+/// The HTTP client every suite uses: bounded, so a request the stack never answers fails the
+/// test instead of hanging it; redirects are the test's to look at.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
+}

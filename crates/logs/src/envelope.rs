@@ -2,42 +2,122 @@
 //!
 //! ```json
 //! {"entry": {...}, "received_at": "2026-11-22T10:15:00.123Z", "path": "app",
-//!  "request_id": "…", "client_ip": "203.0.113.9"}
+//!  "request_id": "…", "client_ip": "203.0.113.9", "entry_id": "<key>/0"}
 //! ```
-//! The record key is `user_id`, else `device_details`, so one user's logs stay in order within a
-//! partition. `mobile_number` is masked to its last four digits unless configured otherwise.
+//! `entry_id` is `<Idempotency-Key or request id>/<index in the request's body>`: an entry whose
+//! produce timed out may land and be sent again by the app; both copies carry the same id when
+//! the app retries with the same key, and a consumer that must not count twice drops repeats.
+//! The bridge writes it ([`LogEnvelope::to_vec`]); the sink reads back what it needs
+//! ([`EnvelopeHead::read`]) and stores the bytes as they were produced.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use thiserror::Error;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-/// The request-wide part of every envelope.
-#[derive(Debug, Clone)]
-pub struct Arrival<'a> {
-    /// As [`timestamp`] formats it, once per request.
-    pub received_at: String,
-    pub path: &'a str,
-    pub request_id: &'a str,
-    pub client_ip: Option<&'a str>,
+use crate::stream::is_stream_name;
+
+/// One entry as produced to the topic. `E` is the entry: a JSON object when written, anything
+/// that checks it is an object when read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEnvelope<'a, E> {
+    pub entry: E,
+    /// As [`timestamp`] writes it.
+    #[serde(borrow)]
+    pub received_at: Cow<'a, str>,
+    /// The stream: the `{path}` of `/api/v1/logs/{path}`.
+    #[serde(borrow)]
+    pub path: Cow<'a, str>,
+    #[serde(borrow)]
+    pub request_id: Cow<'a, str>,
+    /// Written as `null` when the front end did not know it.
+    #[serde(borrow)]
+    pub client_ip: Option<Cow<'a, str>>,
+    /// Absent from envelopes written before it existed.
+    #[serde(borrow, default)]
+    pub entry_id: Cow<'a, str>,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    entry: &'a Map<String, Value>,
-    received_at: &'a str,
-    path: &'a str,
-    request_id: &'a str,
-    client_ip: Option<&'a str>,
+impl<E: Serialize> LogEnvelope<'_, E> {
+    /// The record value: compact JSON on one line.
+    pub fn to_vec(&self) -> Result<Vec<u8>, EnvelopeError> {
+        serde_json::to_vec(self).map_err(|err| EnvelopeError::Unwritable(err.to_string()))
+    }
 }
 
-/// A record ready to produce.
+/// What a reader of the topic needs to place an envelope: its stream and arrival time, both
+/// checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutRecord {
-    pub key: Option<String>,
-    pub value: Vec<u8>,
+pub struct EnvelopeHead {
+    pub path: String,
+    /// In UTC.
+    pub received_at: OffsetDateTime,
 }
 
-/// `received_at` as written in envelopes: RFC 3339, UTC, always three fraction digits.
+impl EnvelopeHead {
+    /// Reads and checks one record value, without building the entry.
+    pub fn read(value: &[u8]) -> Result<EnvelopeHead, EnvelopeError> {
+        let envelope: LogEnvelope<'_, AnyObject> =
+            serde_json::from_slice(value).map_err(|err| {
+                if err.is_syntax() || err.is_eof() {
+                    EnvelopeError::NotJson(err.to_string())
+                } else {
+                    EnvelopeError::Invalid(err.to_string())
+                }
+            })?;
+        if !is_stream_name(&envelope.path) {
+            return Err(EnvelopeError::Invalid(format!(
+                "'path' {:?} is not a stream name",
+                envelope.path
+            )));
+        }
+        let received_at = OffsetDateTime::parse(&envelope.received_at, &Rfc3339)
+            .map_err(|_| EnvelopeError::Invalid("'received_at' is not an RFC 3339 time".into()))?
+            .to_offset(time::UtcOffset::UTC);
+        Ok(EnvelopeHead {
+            path: envelope.path.into_owned(),
+            received_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EnvelopeError {
+    #[error("the value is not JSON: {0}")]
+    NotJson(String),
+    #[error("the value is not an envelope: {0}")]
+    Invalid(String),
+    #[error("the envelope could not be written: {0}")]
+    Unwritable(String),
+}
+
+/// Any JSON object, its members skipped: what a reader that keeps the produced bytes checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnyObject;
+
+impl<'de> Deserialize<'de> for AnyObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AnyObject, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = AnyObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an 'entry' object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyObject, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(AnyObject)
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// `received_at` as written in envelopes: RFC 3339, UTC, always three fraction digits, so that
+/// the times sort as text.
 pub fn timestamp(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     format!(
@@ -52,96 +132,76 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     )
 }
 
-/// Wraps one checked entry.
-pub fn wrap(fields: &Map<String, Value>, arrival: &Arrival<'_>, mask_mobile: bool) -> OutRecord {
-    let key = partition_key(fields);
-    let masked;
-    let entry = match fields.get("mobile_number") {
-        Some(Value::String(number)) if mask_mobile => {
-            let mut copy = fields.clone();
-            copy.insert("mobile_number".into(), Value::String(mask(number)));
-            masked = copy;
-            &masked
-        }
-        _ => fields,
-    };
-    let envelope = Envelope {
-        entry,
-        received_at: &arrival.received_at,
-        path: arrival.path,
-        request_id: arrival.request_id,
-        client_ip: arrival.client_ip,
-    };
-    OutRecord {
-        key,
-        value: serde_json::to_vec(&envelope).expect("an envelope always serializes"),
-    }
-}
-
-fn partition_key(fields: &Map<String, Value>) -> Option<String> {
-    ["user_id", "device_details"]
-        .iter()
-        .find_map(|name| match fields.get(*name) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-            _ => None,
-        })
-}
-
-/// Keeps the last four digits; every other character becomes `*`.
-pub fn mask(number: &str) -> String {
-    let digits = number.chars().filter(char::is_ascii_digit).count();
-    let mut seen = 0;
-    number
-        .chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                seen += 1;
-                if seen > digits.saturating_sub(4) {
-                    c
-                } else {
-                    '*'
-                }
-            } else {
-                '*'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, Value, json};
 
-    fn arrival() -> Arrival<'static> {
-        Arrival {
-            received_at: timestamp(OffsetDateTime::from_unix_timestamp(1_763_806_500).unwrap()),
-            path: "app",
-            request_id: "req-1",
-            client_ip: Some("203.0.113.9"),
+    fn written(entry: &Map<String, Value>) -> Vec<u8> {
+        LogEnvelope {
+            entry,
+            received_at: timestamp(OffsetDateTime::from_unix_timestamp(1_763_806_500).unwrap())
+                .into(),
+            path: "app".into(),
+            request_id: "req-1".into(),
+            client_ip: Some("203.0.113.9".into()),
+            entry_id: "req-1/0".into(),
         }
-    }
-
-    fn object(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
+        .to_vec()
+        .unwrap()
     }
 
     #[test]
-    fn the_envelope_carries_entry_arrival_path_request_and_client() {
-        let entry = object(json!({"user_id": "u1", "desc": "hi", "extra": [1]}));
-        let record = wrap(&entry, &arrival(), true);
-        assert_eq!(record.key.as_deref(), Some("u1"));
-        let value: Value = serde_json::from_slice(&record.value).unwrap();
+    fn the_envelope_is_written_with_its_members_in_order_on_one_line() {
+        let entry = json!({"desc": "hi", "user_id": "u1"});
+        let bytes = written(entry.as_object().unwrap());
         assert_eq!(
-            value,
-            json!({
-                "entry": {"user_id": "u1", "desc": "hi", "extra": [1]},
-                "received_at": "2025-11-22T10:15:00.000Z",
-                "path": "app",
-                "request_id": "req-1",
-                "client_ip": "203.0.113.9",
-            })
+            String::from_utf8(bytes).unwrap(),
+            r#"{"entry":{"desc":"hi","user_id":"u1"},"received_at":"2025-11-22T10:15:00.000Z","path":"app","request_id":"req-1","client_ip":"203.0.113.9","entry_id":"req-1/0"}"#
         );
+    }
+
+    #[test]
+    fn what_the_bridge_writes_the_sink_reads_back() {
+        let entry = json!({"user_id": "u1"});
+        let head = EnvelopeHead::read(&written(entry.as_object().unwrap())).unwrap();
+        assert_eq!(head.path, "app");
+        assert_eq!(head.received_at.unix_timestamp(), 1_763_806_500);
+    }
+
+    #[test]
+    fn an_unknown_client_is_written_as_null_and_read_back() {
+        let entry = Map::new();
+        let envelope = LogEnvelope {
+            entry: &entry,
+            received_at: "2026-11-22T10:18:01.470Z".into(),
+            path: "app".into(),
+            request_id: "r".into(),
+            client_ip: None,
+            entry_id: "r/0".into(),
+        };
+        let bytes = envelope.to_vec().unwrap();
+        assert!(String::from_utf8_lossy(&bytes).contains(r#""client_ip":null"#));
+        assert!(EnvelopeHead::read(&bytes).is_ok());
+    }
+
+    #[test]
+    fn values_that_are_not_envelopes_are_refused_with_the_reason() {
+        let refused = |value: &str| EnvelopeHead::read(value.as_bytes()).unwrap_err();
+        assert!(matches!(refused("{\"entry\": "), EnvelopeError::NotJson(_)));
+        assert!(matches!(refused("not json"), EnvelopeError::NotJson(_)));
+        for value in [
+            r#"[1, 2]"#,
+            r#"{"entry": [], "received_at": "2026-11-22T10:18:01.470Z", "path": "app", "request_id": "r", "client_ip": null, "entry_id": "r/0"}"#,
+            r#"{"entry": {}, "received_at": "yesterday", "path": "app", "request_id": "r", "client_ip": null, "entry_id": "r/0"}"#,
+            r#"{"entry": {}, "received_at": "2026-11-22T10:18:01.470Z", "path": "../etc", "request_id": "r", "client_ip": null, "entry_id": "r/0"}"#,
+            r#"{"entry": {}, "path": "app", "request_id": "r", "client_ip": null, "entry_id": "r/0"}"#,
+        ] {
+            assert!(
+                matches!(refused(value), EnvelopeError::Invalid(_)),
+                "{value}"
+            );
+        }
     }
 
     #[test]
@@ -150,39 +210,6 @@ mod tests {
         assert_eq!(at(1_795_342_681_470_999_999), "2026-11-22T10:18:01.470Z");
         assert_eq!(at(1_795_342_681_500_000_000), "2026-11-22T10:18:01.500Z");
         assert_eq!(at(1_795_342_681_007_000_000), "2026-11-22T10:18:01.007Z");
-    }
-
-    #[test]
-    fn the_key_is_user_id_then_device_details_then_none() {
-        let key = |v: Value| wrap(&object(v), &arrival(), true).key;
-        assert_eq!(
-            key(json!({"user_id": "u", "device_details": "d"})).as_deref(),
-            Some("u")
-        );
-        assert_eq!(
-            key(json!({"user_id": " ", "device_details": "d"})).as_deref(),
-            Some("d")
-        );
-        assert_eq!(key(json!({"device_details": "d"})).as_deref(), Some("d"));
-        assert_eq!(key(json!({"desc": "x"})), None);
-    }
-
-    #[test]
-    fn mobile_numbers_keep_only_their_last_four_digits() {
-        assert_eq!(mask("9876543210"), "******3210");
-        assert_eq!(mask("+91 98765-43210"), "***********3210");
-        assert_eq!(mask("123"), "123");
-        assert_eq!(mask(""), "");
-        let entry = object(json!({"mobile_number": "9876543210"}));
-        let masked: Value = serde_json::from_slice(&wrap(&entry, &arrival(), true).value).unwrap();
-        assert_eq!(masked["entry"]["mobile_number"], "******3210");
-        let kept: Value = serde_json::from_slice(&wrap(&entry, &arrival(), false).value).unwrap();
-        assert_eq!(kept["entry"]["mobile_number"], "9876543210");
-    }
-
-    #[test]
-    fn timestamps_have_millisecond_precision_in_utc() {
-        let at = OffsetDateTime::from_unix_timestamp_nanos(1_763_806_500_123_456_789).unwrap();
-        assert_eq!(timestamp(at), "2025-11-22T10:15:00.123Z");
+        assert_eq!(at(1_763_806_500_123_456_789), "2025-11-22T10:15:00.123Z");
     }
 }

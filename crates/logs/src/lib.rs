@@ -1,22 +1,9 @@
-//! The mobile logs pipeline.
-//!
-//! Apps `POST /api/v1/logs/{path}` with an `AppKey` header; the bridge checks the key, validates
-//! every entry, wraps it in an envelope and answers only once Kafka acknowledged it. The same
-//! [`api::LogsApi`] serves as a Lambda function ([`lambda`]) and as a standalone server
-//! ([`server`]). On the other side of the topic, [`sink::LogSink`] writes what the MSK event
-//! source delivers to S3 as gzip NDJSON, overwriting rather than duplicating on redelivery.
+//! The contract of the mobile logs pipeline: what the bridge produces to Kafka and the sink
+//! reads back. The bridge (`logs-ingest`) and the sink (`logs-archive`) both depend on this
+//! crate and on nothing of each other, so each function links only its own side.
 
-pub mod api;
-pub mod auth;
-pub mod bridge;
-pub mod config;
-pub mod entry;
 pub mod envelope;
-pub mod kafka;
-pub mod lambda;
-pub mod ports;
-pub mod s3;
-pub mod server;
-pub mod sink;
+pub mod stream;
 
-pub use aws_lambda_events::event::kafka::KafkaEvent;
+pub use envelope::{EnvelopeError, EnvelopeHead, LogEnvelope};
+pub use stream::is_stream_name;

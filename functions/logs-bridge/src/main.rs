@@ -1,8 +1,12 @@
 use lambda_http::{Error, service_fn};
+use logs_ingest::config::Serving;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     platform::init_tracing();
-    let api = logs::bridge::from_env(logs::config::Serving::OneRequestAtATime).await?;
-    lambda_http::run(service_fn(|request| logs::lambda::handle(&api, request))).await
+    let api = logs_ingest::bridge::from_env(Serving::OneRequestAtATime).await?;
+    lambda_http::run(service_fn(|request| {
+        logs_ingest::lambda::handle(&api, request)
+    }))
+    .await
 }

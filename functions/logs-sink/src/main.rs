@@ -1,7 +1,7 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use logs::KafkaEvent;
-use logs::s3::S3Store;
-use logs::sink::{BatchResponse, LogSink};
+use logs_archive::KafkaEvent;
+use logs_archive::s3::S3Store;
+use logs_archive::sink::{BatchResponse, LogSink};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -3,10 +3,36 @@
 use std::future::Future;
 use std::time::Duration;
 
+use platform::{ConfigError, Secret};
+use rdkafka::error::KafkaError;
+use thiserror::Error;
+
 use crate::api::LogsApi;
 use crate::auth::{Authenticator, StaticKeys};
 use crate::config::{BridgeConfig, Serving};
 use crate::kafka::KafkaPublisher;
+
+/// Why the bridge could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("could not create the Kafka producer: {0}")]
+    Producer(#[from] KafkaError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error("{0}")]
+    Auth(String),
+}
+
+/// Why the app keys parameter could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeysError {
+    #[error("could not read parameter {name}: {reason}")]
+    Unreadable { name: String, reason: String },
+    #[error("parameter {name} has no value")]
+    Empty { name: String },
+}
 
 /// Reads the environment, creates the producer, and fetches the app keys parameter if one is
 /// named (and keeps refreshing it in the background). Runs once per process, inside the Tokio
@@ -15,24 +41,32 @@ use crate::kafka::KafkaPublisher;
 /// The producer comes first: an idempotent producer only asks the brokers for its id half a
 /// second after it is created, and the first produce waits for that id, so the wait overlaps
 /// the parameter read instead of following it.
-pub async fn from_env(
-    serving: Serving,
-) -> Result<LogsApi<KafkaPublisher>, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn from_env(serving: Serving) -> Result<LogsApi<KafkaPublisher>, StartError> {
     let config = BridgeConfig::from_env(serving)?;
     let publisher = KafkaPublisher::new(&config.kafka)?;
     let mut keys = config.auth.static_keys.clone();
-    let mut parameter_source = None;
-    if let Some(parameter) = config.auth.keys_parameter.clone() {
-        let aws = platform::aws_config().await;
-        keys.extend(app_keys_from_parameter(&aws, &parameter).await?);
-        parameter_source = Some((aws, parameter));
+    let mut jwt = config.auth.jwt.clone();
+    // One client for the process: the first reads and every refresh share it.
+    let ssm = match (&config.auth.keys_parameter, &config.auth.jwt_key_parameter) {
+        (None, None) => None,
+        _ => Some(aws_sdk_ssm::Client::new(&platform::aws_config().await)),
+    };
+    if let (Some(ssm), Some(parameter), Some(settings)) =
+        (&ssm, &config.auth.jwt_key_parameter, jwt.as_mut())
+    {
+        settings.key = read_secure_parameter(ssm, parameter).await?;
     }
-    let auth = Authenticator::new(&keys, config.auth.jwt.as_ref())?;
-    if let (Some((aws, parameter)), Some(period)) = (parameter_source, config.auth.keys_refresh) {
+    let mut parameter_source = None;
+    if let (Some(ssm), Some(parameter)) = (ssm, config.auth.keys_parameter.clone()) {
+        keys.extend(app_keys_from_parameter(&ssm, &parameter).await?);
+        parameter_source = Some((ssm, parameter));
+    }
+    let auth = Authenticator::new(&keys, jwt.as_ref()).map_err(StartError::Auth)?;
+    if let (Some((ssm, parameter)), Some(period)) = (parameter_source, config.auth.keys_refresh) {
         let fixed = config.auth.static_keys.clone();
         let fetch = move || {
-            let (aws, parameter) = (aws.clone(), parameter.clone());
-            async move { app_keys_from_parameter(&aws, &parameter).await }
+            let (ssm, parameter) = (ssm.clone(), parameter.clone());
+            async move { app_keys_from_parameter(&ssm, &parameter).await }
         };
         tokio::spawn(refresh_keys(auth.static_keys(), fixed, fetch, period));
     }
@@ -48,10 +82,10 @@ pub async fn from_env(
 /// Every `period`, replaces the accepted keys by `fixed` plus what `fetch` returns. A failed
 /// fetch keeps the current keys (and says so); rotation is listing old and new keys together,
 /// then dropping the old one.
-pub async fn refresh_keys<F, Fut>(keys: StaticKeys, fixed: Vec<String>, fetch: F, period: Duration)
+pub async fn refresh_keys<F, Fut>(keys: StaticKeys, fixed: Vec<Secret>, fetch: F, period: Duration)
 where
     F: Fn() -> Fut,
-    Fut: Future<Output = Result<Vec<String>, String>>,
+    Fut: Future<Output = Result<Vec<Secret>, KeysError>>,
 {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -60,7 +94,7 @@ where
         ticks.tick().await;
         match fetch().await {
             Ok(fetched) => {
-                let all: Vec<String> = fixed.iter().cloned().chain(fetched).collect();
+                let all: Vec<Secret> = fixed.iter().cloned().chain(fetched).collect();
                 if all.is_empty() {
                     tracing::warn!("the app keys parameter lists no key; keeping the current keys");
                 } else {
@@ -76,27 +110,36 @@ where
 
 /// Reads the app keys from an SSM parameter (a SecureString of comma-separated keys).
 pub async fn app_keys_from_parameter(
-    config: &platform::SdkConfig,
+    client: &aws_sdk_ssm::Client,
     name: &str,
-) -> Result<Vec<String>, String> {
-    let client = aws_sdk_ssm::Client::new(config);
+) -> Result<Vec<Secret>, KeysError> {
+    let value = read_secure_parameter(client, name).await?;
+    Ok(crate::config::split_keys(value.expose()))
+}
+
+/// Reads an SSM SecureString parameter, decrypted.
+pub async fn read_secure_parameter(
+    client: &aws_sdk_ssm::Client,
+    name: &str,
+) -> Result<Secret, KeysError> {
     let output = client
         .get_parameter()
         .name(name)
         .with_decryption(true)
         .send()
         .await
-        .map_err(|err| {
-            format!(
-                "could not read parameter {name}: {}",
-                aws_sdk_ssm::error::DisplayErrorContext(err)
-            )
+        .map_err(|err| KeysError::Unreadable {
+            name: name.to_owned(),
+            reason: aws_sdk_ssm::error::DisplayErrorContext(err).to_string(),
         })?;
     let value = output
         .parameter
         .and_then(|p| p.value)
-        .ok_or_else(|| format!("parameter {name} has no value"))?;
-    Ok(crate::config::split_keys(&value))
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| KeysError::Empty {
+            name: name.to_owned(),
+        })?;
+    Ok(Secret::new(value))
 }
 
 #[cfg(test)]
@@ -109,8 +152,11 @@ mod tests {
     async fn keys_are_refreshed_every_period_and_kept_when_a_read_fails() {
         let auth = Authenticator::new(&["env-key".into(), "old-key".into()], None).unwrap();
         let answers = Arc::new(Mutex::new(vec![
-            Err("throttled".to_owned()),
-            Ok(vec!["new-key".to_owned()]),
+            Err(KeysError::Unreadable {
+                name: "keys".into(),
+                reason: "throttled".into(),
+            }),
+            Ok(vec![Secret::from("new-key")]),
         ]));
         let source = answers.clone();
         let fetch = move || {

@@ -1,40 +1,54 @@
-//! Handler tests: real event fixtures and HTTP requests into the bridge and the sink, with
-//! in-memory fakes of the ports. Every status code and branch the contract names.
+//! Handler tests: real event fixtures and HTTP requests into the bridge, with an in-memory fake
+//! of the broker. Every status code and branch the contract names.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Mutex;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use logs::KafkaEvent;
-use logs::api::{LogRequest, LogsApi};
-use logs::auth::{Authenticator, JwtAlgorithm};
-use logs::config::{JwtConfig, Limits, Routes};
-use logs::envelope::OutRecord;
-use logs::ports::{LogPublisher, Object, ObjectStore, PublishError, StoreError};
-use logs::sink::LogSink;
+use logs_ingest::api::{LogRequest, LogsApi};
+use logs_ingest::auth::{Authenticator, JwtAlgorithm, JwtSettings};
+use logs_ingest::config::{Limits, Routes};
+use logs_ingest::ports::{Delivery, LogPublisher, PublishError};
+use logs_ingest::record::OutRecord;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 const KEY: &str = "fixture-key";
 const JWT_SECRET: &str = "fixture-jwt-secret";
 
+/// A broker that acknowledges every record, or answers each one's outcome from `outcome`
+/// (by its position in the publish call). Acknowledged and unknown records are kept, as a
+/// broker that may have written an unacknowledged record would.
 #[derive(Default)]
 struct FakeBroker {
     produced: Mutex<Vec<(String, OutRecord)>>,
-    fail_with: Option<PublishError>,
+    outcome: Option<fn(usize) -> Delivery>,
 }
 
-#[async_trait]
-impl LogPublisher for FakeBroker {
-    async fn publish(&self, topic: &str, records: Vec<OutRecord>) -> Result<(), PublishError> {
-        if let Some(err) = &self.fail_with {
-            return Err(err.clone());
+impl FakeBroker {
+    fn answering(outcome: fn(usize) -> Delivery) -> FakeBroker {
+        FakeBroker {
+            outcome: Some(outcome),
+            ..FakeBroker::default()
         }
+    }
+}
+
+impl LogPublisher for FakeBroker {
+    async fn publish(&self, topic: &str, records: Vec<OutRecord>) -> Vec<Delivery> {
         let mut produced = self.produced.lock().unwrap();
-        produced.extend(records.into_iter().map(|r| (topic.to_owned(), r)));
-        Ok(())
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(index, record)| {
+                let delivery = self.outcome.map_or(Delivery::Acknowledged, |f| f(index));
+                if !matches!(delivery, Delivery::NotSent(_)) {
+                    produced.push((topic.to_owned(), record));
+                }
+                delivery
+            })
+            .collect()
     }
 }
 
@@ -43,7 +57,7 @@ fn api(broker: FakeBroker) -> LogsApi<FakeBroker> {
         publisher: broker,
         auth: Authenticator::new(
             &[KEY.into(), "second-key".into()],
-            Some(&JwtConfig {
+            Some(&JwtSettings {
                 algorithm: JwtAlgorithm::Hs256,
                 key: JWT_SECRET.into(),
                 audience: None,
@@ -126,6 +140,7 @@ async fn one_entry_is_produced_in_its_envelope_and_acknowledged() {
                 "path": "app",
                 "request_id": "req-1",
                 "client_ip": "203.0.113.7",
+                "entry_id": "req-1/0",
             })
         )]
     );
@@ -303,25 +318,149 @@ async fn unknown_streams_other_paths_and_methods_are_refused() {
 }
 
 #[tokio::test]
-async fn a_broker_that_does_not_acknowledge_is_a_503_with_retry_after() {
-    for (failure, code) in [
-        (
-            PublishError::Unavailable("timed out".into()),
-            "broker_unavailable",
-        ),
-        (PublishError::Backpressure, "overloaded"),
-    ] {
-        let api = api(FakeBroker {
-            fail_with: Some(failure),
-            ..FakeBroker::default()
-        });
-        let (status, answer, headers) =
-            send(&api, request("/api/v1/logs/app", Some(KEY), "{}")).await;
+async fn a_broker_that_takes_nothing_is_a_503_nothing_was_posted() {
+    let full: fn(usize) -> Delivery = |_| Delivery::NotSent(PublishError::Backpressure);
+    let down: fn(usize) -> Delivery =
+        |_| Delivery::NotSent(PublishError::Unavailable("all brokers down".into()));
+    for (outcome, code) in [(full, "overloaded"), (down, "broker_unavailable")] {
+        let api = api(FakeBroker::answering(outcome));
+        let (status, answer, headers) = send(
+            &api,
+            request(
+                "/api/v1/logs/app",
+                Some(KEY),
+                r#"[{"desc":"a"},{"desc":"b"}]"#,
+            ),
+        )
+        .await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(answer["error"], code);
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was posted")
+        );
         assert_eq!(headers["retry-after"], "1");
-        assert!(!answer.to_string().contains("timed out"), "no internals");
+        assert!(!answer.to_string().contains("brokers down"), "no internals");
+        assert!(produced(&api).is_empty());
     }
+}
+
+#[tokio::test]
+async fn a_batch_the_broker_took_in_part_is_a_207_saying_which_to_send_again() {
+    // The queue filled up after the second entry: the first two are acknowledged, the rest never
+    // left the process.
+    let api = api(FakeBroker::answering(|index| {
+        if index < 2 {
+            Delivery::Acknowledged
+        } else {
+            Delivery::NotSent(PublishError::Backpressure)
+        }
+    }));
+    let body = r#"[{"desc":"a"},{"desc":"b"},{"user_id":7},{"desc":"c"},{"desc":"d"}]"#;
+
+    let (status, answer, headers) = send(&api, request("/api/v1/logs/app", Some(KEY), body)).await;
+
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert_eq!(answer["accepted"], 2);
+    assert_eq!(answer["rejected"], 1);
+    let statuses: Vec<&str> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "accepted",
+            "accepted",
+            "rejected",
+            "not_posted",
+            "not_posted"
+        ]
+    );
+    assert_eq!(headers["retry-after"], "1");
+    let descs: Vec<Value> = produced(&api)
+        .iter()
+        .map(|(_, _, envelope)| envelope["entry"]["desc"].clone())
+        .collect();
+    assert_eq!(descs, [json!("a"), json!("b")]);
+}
+
+#[tokio::test]
+async fn entries_whose_outcome_is_unknown_carry_ids_that_a_retry_with_the_same_key_repeats() {
+    let timed_out: fn(usize) -> Delivery = |index| {
+        if index == 0 {
+            Delivery::Acknowledged
+        } else {
+            Delivery::Unknown(PublishError::Unavailable(
+                "no delivery report in time".into(),
+            ))
+        }
+    };
+    let body = r#"[{"desc":"a"},{"desc":"b"}]"#;
+    let with_key = |request_id: &str| {
+        let mut request = request("/api/v1/logs/app", Some(KEY), body);
+        request.request_id = request_id.into();
+        request
+            .headers
+            .insert("idempotency-key", HeaderValue::from_static("batch-7f3a"));
+        request
+    };
+    let api = api(FakeBroker::answering(timed_out));
+
+    let (status, answer, _) = send(&api, with_key("req-1")).await;
+    let (_, retried, _) = send(&api, with_key("req-2")).await;
+
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert_eq!(answer["results"][0]["status"], "accepted");
+    assert_eq!(answer["results"][1]["status"], "unknown");
+    assert_eq!(answer["results"][1]["entry_id"], "batch-7f3a/1");
+    assert_eq!(retried["results"][1]["entry_id"], "batch-7f3a/1");
+    let ids: Vec<Value> = produced(&api)
+        .iter()
+        .map(|(_, _, envelope)| envelope["entry_id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            json!("batch-7f3a/0"),
+            json!("batch-7f3a/1"),
+            json!("batch-7f3a/0"),
+            json!("batch-7f3a/1")
+        ],
+        "the copies a consumer sees twice carry the same id"
+    );
+}
+
+#[tokio::test]
+async fn a_single_entry_that_may_have_landed_is_a_503_with_its_entry_id() {
+    let api = api(FakeBroker::answering(|_| {
+        Delivery::Unknown(PublishError::Unavailable("timed out".into()))
+    }));
+    let (status, answer, headers) = send(&api, request("/api/v1/logs/app", Some(KEY), "{}")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer["error"], "broker_unavailable");
+    assert_eq!(answer["results"][0]["status"], "unknown");
+    assert_eq!(answer["results"][0]["entry_id"], "req-1/0");
+    assert_eq!(headers["retry-after"], "1");
+}
+
+#[tokio::test]
+async fn a_malformed_idempotency_key_is_a_400_and_nothing_is_posted() {
+    let api = api(FakeBroker::default());
+    for key in ["", "has space", &"k".repeat(129)] {
+        let mut request = request("/api/v1/logs/app", Some(KEY), "{}");
+        request
+            .headers
+            .insert("idempotency-key", HeaderValue::from_str(key).unwrap());
+        let (status, answer, _) = send(&api, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{key:?}");
+        assert_eq!(answer["error"], "invalid_idempotency_key");
+    }
+    assert!(produced(&api).is_empty());
 }
 
 #[tokio::test]
@@ -329,7 +468,7 @@ async fn the_lambda_front_end_takes_ip_and_request_id_from_the_http_api_event() 
     let event = include_str!("../fixtures/http-api-post-logs.json");
     let request = lambda_http::request::from_str(event).unwrap();
     let api = api(FakeBroker::default());
-    let response = logs::lambda::handle(&api, request).await.unwrap();
+    let response = logs_ingest::lambda::handle(&api, request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let records = produced(&api);
     assert_eq!(records.len(), 1);
@@ -339,106 +478,4 @@ async fn the_lambda_front_end_takes_ip_and_request_id_from_the_http_api_event() 
     assert_eq!(envelope["request_id"], "Xk2PejZ1IAMEbXw=");
     assert_eq!(envelope["path"], "app");
     assert_eq!(envelope["entry"]["mobile_number"], "******3210");
-}
-
-#[derive(Default)]
-struct FakeBucket {
-    objects: Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
-    refuse_prefix: Option<&'static str>,
-}
-
-#[async_trait]
-impl ObjectStore for FakeBucket {
-    async fn put(&self, object: Object) -> Result<(), StoreError> {
-        if self
-            .refuse_prefix
-            .is_some_and(|p| object.key.starts_with(p))
-        {
-            return Err(StoreError {
-                key: object.key,
-                reason: "throttled".into(),
-            });
-        }
-        self.objects.lock().unwrap().insert(object.key, object.body);
-        Ok(())
-    }
-}
-
-fn gunzip(bytes: &[u8]) -> String {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
-fn msk_event() -> KafkaEvent {
-    serde_json::from_str(include_str!("../fixtures/msk-event.json")).unwrap()
-}
-
-#[tokio::test]
-async fn the_sink_writes_runs_by_hour_and_rejects_what_it_cannot_decode() {
-    let sink = LogSink {
-        store: FakeBucket::default(),
-    };
-    let response = sink.handle(msk_event()).await;
-    assert!(response.batch_item_failures.is_empty());
-    let objects = sink.store.objects.lock().unwrap().clone();
-    let keys: Vec<&str> = objects.keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        [
-            "logs/app/dt=2026-11-22/hour=10/mobile-logs-0-00000000000000000010.ndjson.gz",
-            "logs/app/dt=2026-11-22/hour=10/mobile-logs-1-00000000000000000007.ndjson.gz",
-            "logs/app/dt=2026-11-22/hour=11/mobile-logs-0-00000000000000000013.ndjson.gz",
-            "rejected/mobile-logs-0-00000000000000000012.json",
-        ]
-    );
-    let first = gunzip(&objects[keys[0]]);
-    let ids: Vec<String> = first
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["request_id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(ids, ["r10", "r11"]);
-    assert!(first.ends_with('\n'));
-    let rejected: Value = serde_json::from_slice(&objects[keys[3]]).unwrap();
-    assert_eq!(rejected["offset"], 12);
-    assert!(rejected["reason"].as_str().unwrap().contains("not JSON"));
-}
-
-#[tokio::test]
-async fn a_redelivered_batch_overwrites_the_same_objects_with_the_same_bytes() {
-    let sink = LogSink {
-        store: FakeBucket::default(),
-    };
-    sink.handle(msk_event()).await;
-    let once = sink.store.objects.lock().unwrap().clone();
-    sink.handle(msk_event()).await;
-    let twice = sink.store.objects.lock().unwrap().clone();
-    assert_eq!(once, twice);
-}
-
-#[tokio::test]
-async fn a_failed_write_is_reported_at_its_first_offset_and_later_runs_wait() {
-    let sink = LogSink {
-        store: FakeBucket {
-            refuse_prefix: Some("rejected/"),
-            ..FakeBucket::default()
-        },
-    };
-    let response = sink.handle(msk_event()).await;
-    let failures = serde_json::to_value(&response).unwrap();
-    assert_eq!(
-        failures,
-        json!({"batchItemFailures": [{"itemIdentifier": {"partition": "mobile-logs-0", "offset": 12}}]})
-    );
-    let objects = sink.store.objects.lock().unwrap();
-    // Offsets 10-11 and the other partition are written; 13 waits for the retry from 12.
-    assert_eq!(objects.len(), 2);
-    assert!(objects.keys().all(|k| !k.contains("-00000000000000000013")));
 }

@@ -4,7 +4,6 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::future::join_all;
 use rdkafka::ClientContext;
 use rdkafka::client::OAuthToken;
@@ -13,8 +12,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 use crate::config::{KafkaAuth, KafkaConfig};
-use crate::envelope::OutRecord;
-use crate::ports::{LogPublisher, PublishError};
+use crate::ports::{Delivery, LogPublisher, PublishError};
+use crate::record::OutRecord;
 
 /// Connection and authentication settings for the configured brokers.
 pub fn client_config(config: &KafkaConfig) -> ClientConfig {
@@ -33,7 +32,7 @@ pub fn client_config(config: &KafkaConfig) -> ClientConfig {
                 .set("security.protocol", "sasl_ssl")
                 .set("sasl.mechanism", mechanism)
                 .set("sasl.username", username)
-                .set("sasl.password", password);
+                .set("sasl.password", password.expose());
         }
         KafkaAuth::MskIam { .. } => {
             client
@@ -86,8 +85,8 @@ impl ClientContext for SluiceKafkaContext {
 ///
 /// An idempotent producer that meets a fatal error (a broker that lost or fenced its producer
 /// state, typically after a restart) fails every later message. The publisher then builds a fresh
-/// producer, so the process recovers without a restart; the messages of the old one have all been
-/// failed (answered 503), none were acknowledged.
+/// producer, so the process recovers without a restart; the messages of the old one that were
+/// not acknowledged are answered as not sent or unknown, per entry.
 pub struct KafkaPublisher {
     config: KafkaConfig,
     producer: RwLock<Arc<SluiceProducer>>,
@@ -143,53 +142,75 @@ impl KafkaPublisher {
         }
     }
 
+    /// Hands the records to the producer in order and waits for each one's report. The first
+    /// record the producer refuses (a full queue) and every one after it are not sent, so that
+    /// a key's records never land out of order; the ones before it still get their reports.
     async fn deliver(
         &self,
         producer: &SluiceProducer,
         topic: &str,
         records: &[OutRecord],
-    ) -> Result<(), (PublishError, Option<RDKafkaErrorCode>)> {
-        let mut deliveries = Vec::with_capacity(records.len());
-        for record in records {
+    ) -> (Vec<Delivery>, Option<RDKafkaErrorCode>) {
+        let mut outcomes: Vec<Option<Delivery>> = vec![None; records.len()];
+        let mut pending = Vec::with_capacity(records.len());
+        let mut code = None;
+        let mut refused: Option<PublishError> = None;
+        for (index, record) in records.iter().enumerate() {
+            if let Some(error) = &refused {
+                outcomes[index] = Some(Delivery::NotSent(error.clone()));
+                continue;
+            }
             let mut out = FutureRecord::<str, [u8]>::to(topic).payload(record.value.as_slice());
             if let Some(key) = &record.key {
                 out = out.key(key.as_str());
             }
             match producer.send_result(out) {
-                Ok(delivery) => deliveries.push(delivery),
+                Ok(delivery) => pending.push((index, delivery)),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    return Err((PublishError::Backpressure, None));
+                    refused = Some(PublishError::Backpressure);
+                    outcomes[index] = Some(Delivery::NotSent(PublishError::Backpressure));
                 }
-                Err((err, _)) => return Err(unavailable(&err)),
+                Err((err, _)) => {
+                    code = code.or(err.rdkafka_error_code());
+                    let error = PublishError::Unavailable(err.to_string());
+                    refused = Some(error.clone());
+                    outcomes[index] = Some(Delivery::NotSent(error));
+                }
             }
         }
         // librdkafka fails a message itself after `message.timeout.ms`; the outer bound only
         // guards against a delivery report that never comes.
-        let ack_timeout = self.config.ack_timeout;
-        let outcome = tokio::time::timeout(ack_timeout * 2, join_all(deliveries)).await;
-        let Ok(results) = outcome else {
-            let error = PublishError::Unavailable("no delivery report in time".into());
-            return Err((error, None));
-        };
-        for result in results {
-            match result {
-                Ok(Ok(_)) => {}
-                Ok(Err((err, _))) => return Err(unavailable(&err)),
-                Err(_) => {
-                    let error = PublishError::Unavailable("producer dropped".into());
-                    return Err((error, None));
+        let deadline = tokio::time::Instant::now() + self.config.ack_timeout * 2;
+        let reports = join_all(pending.into_iter().map(|(index, delivery)| async move {
+            (index, tokio::time::timeout_at(deadline, delivery).await)
+        }))
+        .await;
+        for (index, report) in reports {
+            outcomes[index] = Some(match report {
+                Ok(Ok(Ok(_))) => Delivery::Acknowledged,
+                // A failed report after the send: with acks=all the broker may have written it.
+                Ok(Ok(Err((err, _)))) => {
+                    code = code.or(err.rdkafka_error_code());
+                    Delivery::Unknown(PublishError::Unavailable(err.to_string()))
                 }
-            }
+                Ok(Err(_)) => {
+                    Delivery::Unknown(PublishError::Unavailable("producer dropped".into()))
+                }
+                Err(_) => Delivery::Unknown(PublishError::Unavailable(
+                    "no delivery report in time".into(),
+                )),
+            });
         }
-        Ok(())
+        let outcomes = outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or(Delivery::Unknown(PublishError::Unavailable(
+                    "no outcome".into(),
+                )))
+            })
+            .collect();
+        (outcomes, code)
     }
-}
-
-fn unavailable(err: &KafkaError) -> (PublishError, Option<RDKafkaErrorCode>) {
-    (
-        PublishError::Unavailable(err.to_string()),
-        err.rdkafka_error_code(),
-    )
 }
 
 /// Errors after which an idempotent producer cannot go on with its current id and epoch.
@@ -233,16 +254,14 @@ fn linger_ms(linger: Duration) -> String {
     (linger.as_micros() as f64 / 1000.0).to_string()
 }
 
-#[async_trait]
 impl LogPublisher for KafkaPublisher {
-    async fn publish(&self, topic: &str, records: Vec<OutRecord>) -> Result<(), PublishError> {
+    async fn publish(&self, topic: &str, records: Vec<OutRecord>) -> Vec<Delivery> {
         let producer = self.current();
-        self.deliver(&producer, topic, &records)
-            .await
-            .map_err(|(error, code)| {
-                self.recover(&producer, code);
-                error
-            })
+        let (outcomes, code) = self.deliver(&producer, topic, &records).await;
+        if outcomes.iter().any(|o| *o != Delivery::Acknowledged) {
+            self.recover(&producer, code);
+        }
+        outcomes
     }
 }
 

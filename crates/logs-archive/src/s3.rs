@@ -1,6 +1,5 @@
 //! The S3 adapter for [`ObjectStore`].
 
-use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -24,7 +23,6 @@ impl S3Store {
     }
 }
 
-#[async_trait]
 impl ObjectStore for S3Store {
     async fn put(&self, object: Object) -> Result<(), StoreError> {
         self.client

@@ -49,12 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         bootstrap: platform::required_env("KAFKA_BOOTSTRAP_SERVERS")?,
         watch_url: std::env::var("SLUICE_WATCH_URL")
             .unwrap_or_else(|_| "http://127.0.0.1:9000".into()),
-        window: Duration::from_millis(
-            std::env::var("SLUICE_MSK_WINDOW_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(200),
-        ),
+        window: Duration::from_millis(platform::env_number("SLUICE_MSK_WINDOW_MS", 200)?),
         deliveries: std::env::var("SLUICE_MSK_DELIVERIES")
             .ok()
             .map(PathBuf::from),
@@ -126,7 +121,13 @@ async fn poll(
                 first.partition(),
                 first.offset()
             );
-            let _ = std::fs::write(folder.join(name), serde_json::to_vec(&event)?);
+            // A test redelivers from this copy: without it the test cannot do what it means to.
+            std::fs::write(folder.join(&name), serde_json::to_vec(&event)?).map_err(|err| {
+                format!(
+                    "could not keep delivery {name} in {}: {err}",
+                    folder.display()
+                )
+            })?;
         }
         // Where each partition of the batch starts and ends.
         let mut spans: BTreeMap<i32, (i64, i64)> = BTreeMap::new();

@@ -16,12 +16,10 @@ use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures::future::join_all;
+use logs::EnvelopeHead;
 use serde::Serialize;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::config::is_stream_name;
 use crate::ports::{Object, ObjectStore};
 
 /// The partial batch response the event source mapping understands.
@@ -91,7 +89,19 @@ impl<S: ObjectStore> LogSink<S> {
     ) -> Option<BatchItemFailure> {
         records.sort_by_key(|r| r.offset);
         records.dedup_by_key(|r| r.offset);
-        for item in items(&partition_key, &records) {
+        let items = match items(&partition_key, &records) {
+            Ok(items) => items,
+            Err(err) => {
+                tracing::error!(partition = %partition_key, error = %err, "could not encode the batch; reporting it");
+                return records.first().map(|first| BatchItemFailure {
+                    item_identifier: ItemIdentifier {
+                        partition: partition_key.clone(),
+                        offset: first.offset,
+                    },
+                });
+            }
+        };
+        for item in items {
             if let Err(err) = self.store.put(item.object).await {
                 tracing::warn!(partition = %partition_key, offset = item.first, error = %err, "write failed; reporting the batch item");
                 return Some(BatchItemFailure {
@@ -106,10 +116,12 @@ impl<S: ObjectStore> LogSink<S> {
     }
 }
 
-fn items(partition_key: &str, records: &[KafkaRecord]) -> Vec<Item> {
+fn items(partition_key: &str, records: &[KafkaRecord]) -> std::io::Result<Vec<Item>> {
     let mut items = Vec::new();
     let mut run: Option<(Destination, i64, i64, Vec<u8>)> = None;
-    let flush = |run: &mut Option<(Destination, i64, i64, Vec<u8>)>, items: &mut Vec<Item>| {
+    let flush = |run: &mut Option<(Destination, i64, i64, Vec<u8>)>,
+                 items: &mut Vec<Item>|
+     -> std::io::Result<()> {
         if let Some((dest, first, last, lines)) = run.take() {
             items.push(run_object(
                 partition_key,
@@ -118,8 +130,9 @@ fn items(partition_key: &str, records: &[KafkaRecord]) -> Vec<Item> {
                 first,
                 last,
                 &lines,
-            ));
+            )?);
         }
+        Ok(())
     };
     for record in records {
         match decode(record) {
@@ -129,18 +142,18 @@ fn items(partition_key: &str, records: &[KafkaRecord]) -> Vec<Item> {
                     lines.extend_from_slice(&line);
                 }
                 _ => {
-                    flush(&mut run, &mut items);
+                    flush(&mut run, &mut items)?;
                     run = Some((dest, record.offset, record.offset, line));
                 }
             },
             Decoded::Rejected(reason) => {
-                flush(&mut run, &mut items);
-                items.push(rejected_object(partition_key, record, &reason));
+                flush(&mut run, &mut items)?;
+                items.push(rejected_object(partition_key, record, &reason)?);
             }
         }
     }
-    flush(&mut run, &mut items);
-    items
+    flush(&mut run, &mut items)?;
+    Ok(items)
 }
 
 fn topic_and_partition(partition_key: &str, records: &[KafkaRecord]) -> (String, i64) {
@@ -161,13 +174,13 @@ fn run_object(
     first: i64,
     last: i64,
     lines: &[u8],
-) -> Item {
+) -> std::io::Result<Item> {
     let (topic, partition) = topic_and_partition(partition_key, records);
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gzip.write_all(lines).expect("writing to memory");
-    let body = gzip.finish().expect("writing to memory");
+    gzip.write_all(lines)?;
+    let body = gzip.finish()?;
     tracing::info!(topic, partition, first, last, path = %dest.path, "writing run");
-    Item {
+    Ok(Item {
         first,
         object: Object {
             key: format!(
@@ -177,10 +190,14 @@ fn run_object(
             body,
             content_type: "application/gzip",
         },
-    }
+    })
 }
 
-fn rejected_object(partition_key: &str, record: &KafkaRecord, reason: &str) -> Item {
+fn rejected_object(
+    partition_key: &str,
+    record: &KafkaRecord,
+    reason: &str,
+) -> std::io::Result<Item> {
     let (topic, partition) = topic_and_partition(partition_key, std::slice::from_ref(record));
     let body = json!({
         "topic": topic,
@@ -190,14 +207,14 @@ fn rejected_object(partition_key: &str, record: &KafkaRecord, reason: &str) -> I
         "key": record.key,
         "value": record.value,
     });
-    Item {
+    Ok(Item {
         first: record.offset,
         object: Object {
             key: format!("rejected/{topic}-{partition}-{:020}.json", record.offset),
-            body: serde_json::to_vec(&body).expect("JSON values serialize"),
+            body: serde_json::to_vec(&body)?,
             content_type: "application/json",
         },
-    }
+    })
 }
 
 fn decode(record: &KafkaRecord) -> Decoded {
@@ -207,34 +224,23 @@ fn decode(record: &KafkaRecord) -> Decoded {
     let Ok(bytes) = STANDARD.decode(value) else {
         return Decoded::Rejected("the value is not base64".into());
     };
-    let envelope: Value = match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(fields)) => Value::Object(fields),
-        Ok(_) => return Decoded::Rejected("the value is not a JSON object".into()),
-        Err(err) => return Decoded::Rejected(format!("the value is not JSON: {err}")),
+    let head = match EnvelopeHead::read(&bytes) {
+        Ok(head) => head,
+        Err(err) => return Decoded::Rejected(err.to_string()),
     };
-    let path = match envelope.get("path") {
-        Some(Value::String(path)) if is_stream_name(path) => path.clone(),
-        _ => return Decoded::Rejected("the envelope has no valid 'path'".into()),
-    };
-    let received_at = match envelope.get("received_at") {
-        Some(Value::String(at)) => match OffsetDateTime::parse(at, &Rfc3339) {
-            Ok(at) => at.to_offset(time::UtcOffset::UTC),
-            Err(_) => return Decoded::Rejected("'received_at' is not an RFC 3339 time".into()),
-        },
-        _ => return Decoded::Rejected("the envelope has no 'received_at'".into()),
-    };
-    if envelope.get("entry").is_none_or(|entry| !entry.is_object()) {
-        return Decoded::Rejected("the envelope has no 'entry' object".into());
-    }
     // The bytes as produced, one per line; a value spread over lines is compacted first.
     let mut line = if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
-        serde_json::to_vec(&envelope).expect("JSON values serialize")
+        match serde_json::from_slice::<Value>(&bytes).and_then(|value| serde_json::to_vec(&value)) {
+            Ok(compact) => compact,
+            Err(err) => return Decoded::Rejected(format!("the value is not JSON: {err}")),
+        }
     } else {
         bytes
     };
     line.push(b'\n');
+    let received_at = head.received_at;
     let destination = Destination {
-        path,
+        path: head.path,
         date: format!(
             "{:04}-{:02}-{:02}",
             received_at.year(),

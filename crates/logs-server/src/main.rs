@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use logs::bridge;
+use logs_ingest::bridge;
+use logs_ingest::config::Serving;
+use logs_server::server;
 
 // A request allocates a few dozen small buffers, some freed on the producer's delivery thread;
 // glibc's allocator took about a seventh of the server's time, part of it on contended arena
@@ -16,18 +18,25 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     platform::init_tracing();
     let listen = std::env::var("LOGS_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let api = Arc::new(bridge::from_env(logs::config::Serving::Concurrent).await?);
+    let api = Arc::new(bridge::from_env(Serving::Concurrent).await?);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("logs-server listening on http://{}", listener.local_addr()?);
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("a SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
     };
-    logs::server::serve(listener, Arc::clone(&api), shutdown).await?;
-    api.publisher.flush(Duration::from_secs(5));
+    server::serve(
+        listener,
+        Arc::clone(&api),
+        server::Bounds::default(),
+        shutdown,
+    )
+    .await?;
+    // Every request answered has had its outcome; this only sends what a cut-off one queued.
+    let flushing = Arc::clone(&api);
+    tokio::task::spawn_blocking(move || flushing.publisher.flush(Duration::from_secs(5))).await?;
     Ok(())
 }

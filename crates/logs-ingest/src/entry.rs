@@ -105,8 +105,8 @@ pub fn parse(body: &[u8], limits: &Limits) -> Result<Submission, BodyError> {
 pub type EntryErrors = BTreeMap<String, String>;
 
 /// Checks one entry: an object whose known fields are strings, `timestamp` epoch milliseconds,
-/// and no field over the size limit.
-pub fn check(entry: &Value, limits: &Limits) -> Result<(), EntryErrors> {
+/// and no field over the size limit. Returns the entry's fields.
+pub fn check<'v>(entry: &'v Value, limits: &Limits) -> Result<&'v Map<String, Value>, EntryErrors> {
     let mut errors = EntryErrors::new();
     let Value::Object(fields) = entry else {
         errors.insert("entry".into(), "must be a JSON object".into());
@@ -142,7 +142,7 @@ pub fn check(entry: &Value, limits: &Limits) -> Result<(), EntryErrors> {
         }
     }
     if errors.is_empty() {
-        Ok(())
+        Ok(fields)
     } else {
         Err(errors)
     }
@@ -166,11 +166,6 @@ fn serialized_len(value: &Value) -> usize {
     let mut counter = Counter(0);
     let _ = serde_json::to_writer(&mut counter, value);
     counter.0
-}
-
-/// The entry's fields, once checked.
-pub fn fields(entry: &Value) -> &Map<String, Value> {
-    entry.as_object().expect("checked entries are objects")
 }
 
 #[cfg(test)]
@@ -268,8 +263,9 @@ mod tests {
             check(
                 &json!({"source": "a", "extra": {"n": 1}, "desc": null}),
                 &limits
-            ),
-            Ok(())
+            )
+            .map(|fields| fields.len()),
+            Ok(3)
         );
         let errors = check(&json!({"user_id": 7, "data": ["x"]}), &limits).unwrap_err();
         assert_eq!(errors.keys().collect::<Vec<_>>(), ["data", "user_id"]);
@@ -283,8 +279,8 @@ mod tests {
             ..small()
         };
         assert_eq!(
-            check(&json!({"timestamp": "1700000000000"}), &limits),
-            Ok(())
+            check(&json!({"timestamp": "1700000000000"}), &limits).map(|f| f["timestamp"].clone()),
+            Ok(json!("1700000000000"))
         );
         for bad in ["", "17e11", "-1", "2024-01-01", " 1"] {
             assert!(
@@ -304,7 +300,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(errors["desc"], "must be at most 10 bytes");
         assert_eq!(errors["blob"], "must be at most 10 bytes");
-        assert_eq!(check(&json!({"desc": "0123456789"}), &limits), Ok(()));
+        assert!(check(&json!({"desc": "0123456789"}), &limits).is_ok());
     }
 
     #[test]

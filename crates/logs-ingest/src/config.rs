@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use platform::ConfigError;
+use logs::is_stream_name;
+use platform::{ConfigError, Secret};
 
-use crate::auth::JwtAlgorithm;
+use crate::auth::JwtSettings;
 
 /// Size limits on what one request may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,15 +66,6 @@ impl Routes {
     }
 }
 
-/// A stream name is safe as a path segment and an S3 key segment.
-pub fn is_stream_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// How the producer authenticates to the brokers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KafkaAuth {
@@ -82,7 +74,7 @@ pub enum KafkaAuth {
     Scram {
         mechanism: String,
         username: String,
-        password: String,
+        password: Secret,
     },
     /// MSK IAM: SASL_SSL with OAUTHBEARER tokens signed with the function's credentials.
     MskIam {
@@ -141,7 +133,7 @@ impl KafkaConfig {
             "scram-sha-512" | "scram-sha-256" => KafkaAuth::Scram {
                 mechanism: method.to_ascii_uppercase(),
                 username: platform::required_env("KAFKA_SASL_USERNAME")?,
-                password: platform::required_env("KAFKA_SASL_PASSWORD")?,
+                password: Secret::new(platform::required_env("KAFKA_SASL_PASSWORD")?),
             },
             "msk-iam" => KafkaAuth::MskIam {
                 region: platform::required_env("AWS_REGION")?,
@@ -178,21 +170,16 @@ impl KafkaConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuthConfig {
     /// Static keys from `LOGS_APP_KEYS` (comma-separated).
-    pub static_keys: Vec<String>,
+    pub static_keys: Vec<Secret>,
     /// An SSM parameter (a SecureString of comma-separated keys) read at start and then every
     /// `keys_refresh` (`LOGS_APP_KEYS_REFRESH_SECONDS`, default 300; 0 = at start only).
     pub keys_parameter: Option<String>,
     pub keys_refresh: Option<Duration>,
-    pub jwt: Option<JwtConfig>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwtConfig {
-    pub algorithm: JwtAlgorithm,
-    /// The HS256 secret, or the RS256 public key in PEM.
-    pub key: String,
-    pub audience: Option<String>,
-    pub issuer: Option<String>,
+    pub jwt: Option<JwtSettings>,
+    /// An SSM parameter (a SecureString) holding the JWT key, read at start
+    /// (`LOGS_JWT_KEY_PARAMETER`, what the template sets); `LOGS_JWT_KEY` holds the key itself,
+    /// for the local stack and tests.
+    pub jwt_key_parameter: Option<String>,
 }
 
 impl AuthConfig {
@@ -205,14 +192,19 @@ impl AuthConfig {
             0 => None,
             seconds => Some(Duration::from_secs(seconds)),
         };
+        let jwt_key_parameter = optional("LOGS_JWT_KEY_PARAMETER");
         let jwt = match optional("LOGS_JWT_ALGORITHM") {
             None => None,
-            Some(alg) => Some(JwtConfig {
+            Some(alg) => Some(JwtSettings {
                 algorithm: alg.parse().map_err(|reason| ConfigError::Invalid {
                     name: "LOGS_JWT_ALGORITHM",
                     reason,
                 })?,
-                key: platform::required_env("LOGS_JWT_KEY")?,
+                // Filled from the parameter at start when one is named.
+                key: match &jwt_key_parameter {
+                    Some(_) => Secret::new(String::new()),
+                    None => Secret::new(platform::required_env("LOGS_JWT_KEY")?),
+                },
                 audience: optional("LOGS_JWT_AUDIENCE"),
                 issuer: optional("LOGS_JWT_ISSUER"),
             }),
@@ -226,17 +218,18 @@ impl AuthConfig {
             static_keys,
             keys_parameter,
             keys_refresh,
+            jwt_key_parameter: jwt.as_ref().and(jwt_key_parameter),
             jwt,
         })
     }
 }
 
 /// Comma-separated keys, blanks dropped.
-pub fn split_keys(keys: &str) -> Vec<String> {
+pub fn split_keys(keys: &str) -> Vec<Secret> {
     keys.split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .map(str::to_owned)
+        .map(Secret::from)
         .collect()
 }
 
@@ -406,6 +399,9 @@ mod tests {
 
     #[test]
     fn keys_split_on_commas_and_drop_blanks() {
-        assert_eq!(split_keys(" k1,,k2 , "), ["k1", "k2"]);
+        assert_eq!(
+            split_keys(" k1,,k2 , "),
+            [Secret::from("k1"), Secret::from("k2")]
+        );
     }
 }

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use base64::Engine;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -281,8 +280,9 @@ fn complete_answer(buffer: &[u8]) -> std::io::Result<Option<u16>> {
 }
 
 async fn handler(requests: usize) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let api = logs::bridge::from_env(logs::config::Serving::OneRequestAtATime).await?;
-    let fixture = include_str!("../fixtures/http-api-post-logs.json");
+    let api =
+        logs_ingest::bridge::from_env(logs_ingest::config::Serving::OneRequestAtATime).await?;
+    let fixture = include_str!("../../../crates/logs-ingest/fixtures/http-api-post-logs.json");
     let key = std::env::var("LOGS_APP_KEYS")?
         .split(',')
         .next()
@@ -293,7 +293,7 @@ async fn handler(requests: usize) -> Result<(), Box<dyn std::error::Error + Send
     for _ in 0..requests {
         let request = lambda_http::request::from_str(&fixture)?;
         let start = Instant::now();
-        let response = logs::lambda::handle(&api, request).await?;
+        let response = logs_ingest::lambda::handle(&api, request).await?;
         if response.status() != 200 {
             return Err(format!("handler answered {}", response.status()).into());
         }
@@ -305,9 +305,11 @@ async fn handler(requests: usize) -> Result<(), Box<dyn std::error::Error + Send
 
 struct Discard;
 
-#[async_trait]
-impl logs::ports::ObjectStore for Discard {
-    async fn put(&self, object: logs::ports::Object) -> Result<(), logs::ports::StoreError> {
+impl logs_archive::ports::ObjectStore for Discard {
+    async fn put(
+        &self,
+        object: logs_archive::ports::Object,
+    ) -> Result<(), logs_archive::ports::StoreError> {
         std::hint::black_box(object);
         Ok(())
     }
@@ -319,24 +321,28 @@ async fn sink(records: usize) -> Result<(), Box<dyn std::error::Error + Send + S
     for start in (0..records).step_by(batch) {
         let items: Vec<Value> = (start..(start + batch).min(records))
             .map(|offset| {
-                let envelope = json!({
-                    "entry": {"user_id": format!("user-{}", offset % 97), "desc": format!("benchmark entry {offset}"), "app_platform": "android"},
-                    "received_at": "2026-11-22T10:15:00.000Z", "path": "app",
-                    "request_id": format!("req-{offset}"), "client_ip": "203.0.113.7"});
+                let envelope = logs::LogEnvelope {
+                    entry: json!({"user_id": format!("user-{}", offset % 97), "desc": format!("benchmark entry {offset}"), "app_platform": "android"}),
+                    received_at: "2026-11-22T10:15:00.000Z".into(),
+                    path: "app".into(),
+                    request_id: format!("req-{offset}").into(),
+                    client_ip: Some("203.0.113.7".into()),
+                    entry_id: format!("req-{offset}/0").into(),
+                };
                 json!({"topic": "mobile-logs", "partition": 0, "offset": offset, "timestamp": 1795342500000i64,
                        "timestampType": "CREATE_TIME", "key": null, "headers": [],
-                       "value": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&envelope).unwrap())})
+                       "value": base64::engine::general_purpose::STANDARD.encode(envelope.to_vec().unwrap())})
             })
             .collect();
         events.push(
             json!({"eventSource": "aws:kafka", "records": {"mobile-logs-0": items}}).to_string(),
         );
     }
-    let sink = logs::sink::LogSink { store: Discard };
+    let sink = logs_archive::sink::LogSink { store: Discard };
     let start = Instant::now();
     for event in &events {
         // Parsing the event is part of the work the function does per invocation.
-        let event: logs::KafkaEvent = serde_json::from_str(event)?;
+        let event: logs_archive::KafkaEvent = serde_json::from_str(event)?;
         let response = sink.handle(event).await;
         assert!(response.batch_item_failures.is_empty());
     }

@@ -10,11 +10,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use platform::Secret;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use crate::config::JwtConfig;
 
 /// Why a request was refused. The contract's 403 body carries `error_type` and a description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +58,16 @@ impl FromStr for JwtAlgorithm {
     }
 }
 
+/// How JWT app keys are checked; the authenticator's own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    pub algorithm: JwtAlgorithm,
+    /// The HS256 secret, or the RS256 public key in PEM.
+    pub key: Secret,
+    pub audience: Option<String>,
+    pub issuer: Option<String>,
+}
+
 struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
@@ -70,15 +79,15 @@ struct JwtVerifier {
 pub struct StaticKeys(Arc<RwLock<Vec<[u8; 32]>>>);
 
 impl StaticKeys {
-    pub fn new(keys: &[String]) -> StaticKeys {
+    pub fn new(keys: &[Secret]) -> StaticKeys {
         let shared = StaticKeys::default();
         shared.replace(keys);
         shared
     }
 
     /// Accepts exactly `keys` from now on.
-    pub fn replace(&self, keys: &[String]) {
-        let digests = keys.iter().map(|k| digest(k.as_bytes())).collect();
+    pub fn replace(&self, keys: &[Secret]) {
+        let digests = keys.iter().map(|k| digest(k.expose().as_bytes())).collect();
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = digests;
     }
 
@@ -117,7 +126,7 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(static_keys: &[String], jwt: Option<&JwtConfig>) -> Result<Authenticator, String> {
+    pub fn new(static_keys: &[Secret], jwt: Option<&JwtSettings>) -> Result<Authenticator, String> {
         let jwt = match jwt {
             None => None,
             Some(config) => Some(JwtVerifier::new(config)?),
@@ -162,15 +171,15 @@ fn looks_like_jwt(value: &[u8]) -> bool {
 }
 
 impl JwtVerifier {
-    fn new(config: &JwtConfig) -> Result<JwtVerifier, String> {
+    fn new(config: &JwtSettings) -> Result<JwtVerifier, String> {
         let (algorithm, key) = match config.algorithm {
             JwtAlgorithm::Hs256 => (
                 Algorithm::HS256,
-                DecodingKey::from_secret(config.key.as_bytes()),
+                DecodingKey::from_secret(config.key.expose().as_bytes()),
             ),
             JwtAlgorithm::Rs256 => (
                 Algorithm::RS256,
-                DecodingKey::from_rsa_pem(config.key.as_bytes())
+                DecodingKey::from_rsa_pem(config.key.expose().as_bytes())
                     .map_err(|e| format!("LOGS_JWT_KEY is not an RSA public key in PEM: {e}"))?,
             ),
         };
@@ -251,7 +260,7 @@ mod tests {
     fn jwt_auth(audience: Option<&str>, issuer: Option<&str>) -> Authenticator {
         Authenticator::new(
             &["static-key".into()],
-            Some(&JwtConfig {
+            Some(&JwtSettings {
                 algorithm: JwtAlgorithm::Hs256,
                 key: SECRET.into(),
                 audience: audience.map(Into::into),
@@ -404,7 +413,7 @@ mod tests {
     fn rs256_tokens_are_checked_against_the_configured_public_key() {
         let auth = Authenticator::new(
             &[],
-            Some(&JwtConfig {
+            Some(&JwtSettings {
                 algorithm: JwtAlgorithm::Rs256,
                 key: RS256_PUBLIC.into(),
                 audience: Some("sluice-logs".into()),
@@ -444,7 +453,7 @@ mod tests {
 
     #[test]
     fn an_rs256_key_that_is_not_a_public_key_pem_is_a_configuration_error() {
-        let config = JwtConfig {
+        let config = JwtSettings {
             algorithm: JwtAlgorithm::Rs256,
             key: "not a pem".into(),
             audience: None,

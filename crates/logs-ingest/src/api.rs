@@ -1,0 +1,388 @@
+//! The bridge's HTTP contract, independent of how requests arrive (Lambda or the server).
+//!
+//! `POST /api/v1/logs/{path}` with an `AppKey` header and a JSON object (one entry) or array
+//! (a batch), optionally gzip-compressed:
+//! - 200 `{"msg": "Logs posted Successfully"}` once the brokers acknowledged every entry;
+//! - 207 when some entries of a batch were invalid, or the brokers took only some: `results`
+//!   says per entry what became of it (`accepted`, `rejected` with the fields, `not_posted`, or
+//!   `unknown` with the `entry_id` it would land under);
+//! - 403 `{"errors": {"error_description": …, "error_type": …}}` for a missing, invalid or
+//!   expired key (the body existing apps parse);
+//! - 400/404/405/413/415 with `{"error": code, "message": …}`; 503 with `Retry-After` when the
+//!   brokers acknowledged none of the entries.
+//!
+//! Every envelope carries an `entry_id`, `<Idempotency-Key or request id>/<index in the body>`:
+//! an app that retries with the same `Idempotency-Key` and body repeats the ids, so a consumer
+//! can drop an entry whose outcome was unknown and that landed twice.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::auth::{AuthFailure, Authenticator};
+use crate::config::{Limits, Routes};
+use crate::entry::{self, BodyError, EntryErrors, Submission};
+use crate::ports::{Delivery, LogPublisher, PublishError};
+use crate::record::{self, Arrival};
+
+pub const ROUTE_PREFIX: &str = "/api/v1/logs/";
+pub const SUCCESS_MESSAGE: &str = "Logs posted Successfully";
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// One HTTP request, as either front end received it.
+#[derive(Debug, Clone)]
+pub struct LogRequest {
+    pub method: Method,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub client_ip: Option<String>,
+    pub request_id: String,
+}
+
+/// The bridge, built once per process.
+pub struct LogsApi<P> {
+    pub publisher: P,
+    pub auth: Authenticator,
+    pub routes: Routes,
+    pub limits: Limits,
+    pub mask_mobile_number: bool,
+}
+
+impl<P: LogPublisher> LogsApi<P> {
+    pub async fn handle(&self, request: LogRequest) -> Response<Vec<u8>> {
+        self.handle_at(request, OffsetDateTime::now_utc()).await
+    }
+
+    /// As [`LogsApi::handle`], with the arrival time given (tests pin it).
+    pub async fn handle_at(&self, request: LogRequest, now: OffsetDateTime) -> Response<Vec<u8>> {
+        let Some(stream) = request.path.strip_prefix(ROUTE_PREFIX) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Logs are posted to /api/v1/logs/{path}",
+            );
+        };
+        if request.method != Method::POST {
+            let mut response = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Logs are posted with POST",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        if let Err(failure) = self
+            .auth
+            .check(request.headers.get("appkey").map(HeaderValue::as_bytes))
+        {
+            return forbidden(&failure);
+        }
+        let Some(topic) = self.routes.topic(stream) else {
+            let known: Vec<&str> = self.routes.paths().collect();
+            return error(
+                StatusCode::NOT_FOUND,
+                "unknown_stream",
+                &format!(
+                    "No log stream is named '{stream}'; known: {}",
+                    known.join(", ")
+                ),
+            );
+        };
+        let encoding = request
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap_or("(not text)"));
+        let submission = match entry::decode_body(&request.body, encoding, &self.limits)
+            .and_then(|body| entry::parse(&body, &self.limits))
+        {
+            Ok(submission) => submission,
+            Err(problem) => return body_error(&problem),
+        };
+
+        let idempotency_key = match idempotency_key(&request.headers) {
+            Ok(key) => key.unwrap_or(&request.request_id),
+            Err(message) => {
+                return error(StatusCode::BAD_REQUEST, "invalid_idempotency_key", message);
+            }
+        };
+        let arrival = Arrival {
+            received_at: logs::envelope::timestamp(now),
+            path: stream,
+            request_id: &request.request_id,
+            client_ip: request.client_ip.as_deref(),
+            idempotency_key,
+        };
+        let (values, single) = match &submission {
+            Submission::Single(value) => (std::slice::from_ref(value), true),
+            Submission::Batch(values) => (values.as_slice(), false),
+        };
+        let mut outcomes = Vec::with_capacity(values.len());
+        let mut records = Vec::with_capacity(values.len());
+        for (index, value) in values.iter().enumerate() {
+            match entry::check(value, &self.limits) {
+                Err(errors) => outcomes.push(Outcome::Rejected(errors)),
+                Ok(fields) => {
+                    match record::wrap(fields, &arrival, index, self.mask_mobile_number) {
+                        Ok(out) => {
+                            outcomes.push(Outcome::Pending);
+                            records.push(out);
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, "an entry could not be wrapped");
+                            return error(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "internal_error",
+                                "The entries could not be prepared; nothing was posted",
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if records.is_empty() {
+            return match outcomes.pop() {
+                Some(Outcome::Rejected(errors)) if single => error_with(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_entry",
+                    "The entry is invalid; nothing was posted",
+                    "fields",
+                    json!(errors),
+                ),
+                last => {
+                    outcomes.extend(last);
+                    error_with(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_entries",
+                        "Every entry is invalid; nothing was posted",
+                        "results",
+                        results(&outcomes, idempotency_key),
+                    )
+                }
+            };
+        }
+        let count = records.len();
+        let deliveries = self.publisher.publish(topic, records).await;
+        let mut deliveries = deliveries.into_iter();
+        for outcome in &mut outcomes {
+            if matches!(outcome, Outcome::Pending) {
+                // A publisher that answers fewer outcomes than records is treated as not knowing.
+                *outcome = match deliveries.next() {
+                    Some(Delivery::Acknowledged) => Outcome::Accepted,
+                    Some(Delivery::NotSent(err)) => Outcome::NotPosted(err),
+                    Some(Delivery::Unknown(err)) => Outcome::Unknown(err),
+                    None => Outcome::Unknown(PublishError::Unavailable("no outcome".into())),
+                };
+            }
+        }
+        answer(&outcomes, count, topic, idempotency_key)
+    }
+}
+
+/// What became of one entry of a request.
+#[derive(Debug)]
+enum Outcome {
+    Rejected(EntryErrors),
+    /// Valid, not yet published.
+    Pending,
+    Accepted,
+    NotPosted(PublishError),
+    Unknown(PublishError),
+}
+
+/// The answer once every valid entry has its outcome.
+///
+/// - every valid entry acknowledged: 200, or 207 naming the invalid ones;
+/// - none acknowledged and none possibly landed: 503, nothing was posted;
+/// - otherwise 207 (or 503 when none is known to have landed), each entry's status given:
+///   `not_posted` entries are safe to send again, `unknown` ones may have landed and carry the
+///   `entry_id` their envelope has, which a retry with the same `Idempotency-Key` repeats.
+fn answer(outcomes: &[Outcome], published: usize, topic: &str, key: &str) -> Response<Vec<u8>> {
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let accepted = count(|o| matches!(o, Outcome::Accepted));
+    let rejected = count(|o| matches!(o, Outcome::Rejected(_)));
+    let unknown = count(|o| matches!(o, Outcome::Unknown(_)));
+    if accepted == published {
+        return if rejected == 0 {
+            json_response(StatusCode::OK, &json!({ "msg": SUCCESS_MESSAGE }))
+        } else {
+            json_response(
+                StatusCode::MULTI_STATUS,
+                &json!({
+                    "msg": "Some logs were posted; the others are invalid",
+                    "accepted": accepted,
+                    "rejected": rejected,
+                    "results": results(outcomes, key),
+                }),
+            )
+        };
+    }
+    let first_failure = outcomes.iter().find_map(|o| match o {
+        Outcome::NotPosted(err) | Outcome::Unknown(err) => Some(err),
+        _ => None,
+    });
+    tracing::warn!(
+        topic,
+        entries = published,
+        accepted,
+        unknown,
+        error = %first_failure.map(ToString::to_string).unwrap_or_default(),
+        "publish failed in part or whole"
+    );
+    let mut response = if accepted == 0 && unknown == 0 {
+        let (code, message) = match first_failure {
+            Some(PublishError::Backpressure) => (
+                "overloaded",
+                "Too many logs are in flight; nothing was posted, retry shortly",
+            ),
+            _ => (
+                "broker_unavailable",
+                "The log brokers cannot be reached; nothing was posted, retry shortly",
+            ),
+        };
+        error(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    } else if accepted == 0 {
+        error_with(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "broker_unavailable",
+            "The log brokers did not acknowledge in time; the entries may still land. Retry with \
+             the same Idempotency-Key: entries that land twice carry the same entry_id",
+            "results",
+            results(outcomes, key),
+        )
+    } else {
+        json_response(
+            StatusCode::MULTI_STATUS,
+            &json!({
+                "msg": "Some logs were posted; retry the entries not_posted or unknown",
+                "accepted": accepted,
+                "rejected": rejected,
+                "results": results(outcomes, key),
+            }),
+        )
+    };
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
+fn results(outcomes: &[Outcome], key: &str) -> Value {
+    Value::Array(
+        outcomes
+            .iter()
+            .enumerate()
+            .map(|(index, outcome)| match outcome {
+                Outcome::Accepted | Outcome::Pending => {
+                    json!({"index": index, "status": "accepted"})
+                }
+                Outcome::Rejected(fields) => {
+                    json!({"index": index, "status": "rejected", "fields": fields})
+                }
+                Outcome::NotPosted(_) => json!({"index": index, "status": "not_posted"}),
+                Outcome::Unknown(_) => json!({
+                    "index": index,
+                    "status": "unknown",
+                    "entry_id": record::entry_id(key, index),
+                }),
+            })
+            .collect(),
+    )
+}
+
+/// The client's `Idempotency-Key`: 1 to 128 visible ASCII characters, or none.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key))
+        }
+        _ => Err("Idempotency-Key must be 1 to 128 visible ASCII characters"),
+    }
+}
+
+/// The 413 for a body over the limit (front ends that stop reading early answer it directly).
+pub fn payload_too_large(limit: usize) -> Response<Vec<u8>> {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        &format!("The body is over {limit} bytes (also checked after decompression)"),
+    )
+}
+
+fn body_error(problem: &BodyError) -> Response<Vec<u8>> {
+    match problem {
+        BodyError::TooLarge { limit } => payload_too_large(*limit),
+        BodyError::TooManyEntries { limit } => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_entries",
+            &format!("A request carries at most {limit} entries"),
+        ),
+        BodyError::UnsupportedEncoding(encoding) => error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            &format!("Content-Encoding '{encoding}' is not supported; use gzip or none"),
+        ),
+        BodyError::BadCompression => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "The body is not valid gzip although Content-Encoding says so",
+        ),
+        BodyError::Malformed(message) => error(StatusCode::BAD_REQUEST, "invalid_body", message),
+        BodyError::Empty => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "An array body must hold at least one entry",
+        ),
+    }
+}
+
+/// The contract's 403 body, spaced as existing apps have always received it.
+fn forbidden(failure: &AuthFailure) -> Response<Vec<u8>> {
+    let description = Value::from(failure.description()).to_string();
+    let error_type = Value::from(failure.error_type()).to_string();
+    let body = format!(
+        r#"{{"errors":{{"error_description": {description}, "error_type": {error_type}}}}}"#
+    );
+    raw_json(StatusCode::FORBIDDEN, body.into_bytes())
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Vec<u8>> {
+    json_response(status, &json!({"error": code, "message": message}))
+}
+
+/// An error answer with one more member naming the details (`fields`, `results`).
+fn error_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    detail: &str,
+    value: Value,
+) -> Response<Vec<u8>> {
+    let mut body = json!({"error": code, "message": message});
+    body[detail] = value;
+    json_response(status, &body)
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
+    raw_json(
+        status,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+fn raw_json(status: StatusCode, body: Vec<u8>) -> Response<Vec<u8>> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,164 @@
+//! One checked entry made into the record the bridge produces: the [`LogEnvelope`] of the
+//! contract, keyed so that one user's logs stay in order within a partition (`user_id`, else
+//! `device_details`). `mobile_number` is masked to its last four digits unless configured
+//! otherwise.
+
+use logs::{EnvelopeError, LogEnvelope};
+use serde_json::{Map, Value};
+
+/// The request-wide part of every envelope.
+#[derive(Debug, Clone)]
+pub struct Arrival<'a> {
+    /// As [`logs::envelope::timestamp`] formats it, once per request.
+    pub received_at: String,
+    pub path: &'a str,
+    pub request_id: &'a str,
+    pub client_ip: Option<&'a str>,
+    /// The client's `Idempotency-Key`, else the request id: the first part of each `entry_id`.
+    pub idempotency_key: &'a str,
+}
+
+/// A record ready to produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutRecord {
+    pub key: Option<String>,
+    pub value: Vec<u8>,
+}
+
+/// The id an entry lands under: the same for a retry with the same key and body.
+pub fn entry_id(idempotency_key: &str, index: usize) -> String {
+    format!("{idempotency_key}/{index}")
+}
+
+/// Wraps one checked entry, the `index`-th of its request's body.
+pub fn wrap(
+    fields: &Map<String, Value>,
+    arrival: &Arrival<'_>,
+    index: usize,
+    mask_mobile: bool,
+) -> Result<OutRecord, EnvelopeError> {
+    let key = partition_key(fields);
+    let masked;
+    let entry = match fields.get("mobile_number") {
+        Some(Value::String(number)) if mask_mobile => {
+            let mut copy = fields.clone();
+            copy.insert("mobile_number".into(), Value::String(mask(number)));
+            masked = copy;
+            &masked
+        }
+        _ => fields,
+    };
+    let envelope = LogEnvelope {
+        entry,
+        received_at: arrival.received_at.as_str().into(),
+        path: arrival.path.into(),
+        request_id: arrival.request_id.into(),
+        client_ip: arrival.client_ip.map(Into::into),
+        entry_id: entry_id(arrival.idempotency_key, index).into(),
+    };
+    Ok(OutRecord {
+        key,
+        value: envelope.to_vec()?,
+    })
+}
+
+fn partition_key(fields: &Map<String, Value>) -> Option<String> {
+    ["user_id", "device_details"]
+        .iter()
+        .find_map(|name| match fields.get(*name) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            _ => None,
+        })
+}
+
+/// Keeps the last four digits; every other character becomes `*`.
+pub fn mask(number: &str) -> String {
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    number
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen > digits.saturating_sub(4) {
+                    c
+                } else {
+                    '*'
+                }
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logs::envelope::timestamp;
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    fn arrival() -> Arrival<'static> {
+        Arrival {
+            received_at: timestamp(OffsetDateTime::from_unix_timestamp(1_763_806_500).unwrap()),
+            path: "app",
+            request_id: "req-1",
+            client_ip: Some("203.0.113.9"),
+            idempotency_key: "req-1",
+        }
+    }
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_envelope_carries_entry_arrival_path_request_and_client() {
+        let entry = object(json!({"user_id": "u1", "desc": "hi", "extra": [1]}));
+        let record = wrap(&entry, &arrival(), 0, true).unwrap();
+        assert_eq!(record.key.as_deref(), Some("u1"));
+        let value: Value = serde_json::from_slice(&record.value).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "entry": {"user_id": "u1", "desc": "hi", "extra": [1]},
+                "received_at": "2025-11-22T10:15:00.000Z",
+                "path": "app",
+                "request_id": "req-1",
+                "client_ip": "203.0.113.9",
+                "entry_id": "req-1/0",
+            })
+        );
+    }
+
+    #[test]
+    fn the_key_is_user_id_then_device_details_then_none() {
+        let key = |v: Value| wrap(&object(v), &arrival(), 0, true).unwrap().key;
+        assert_eq!(
+            key(json!({"user_id": "u", "device_details": "d"})).as_deref(),
+            Some("u")
+        );
+        assert_eq!(
+            key(json!({"user_id": " ", "device_details": "d"})).as_deref(),
+            Some("d")
+        );
+        assert_eq!(key(json!({"device_details": "d"})).as_deref(), Some("d"));
+        assert_eq!(key(json!({"desc": "x"})), None);
+    }
+
+    #[test]
+    fn mobile_numbers_keep_only_their_last_four_digits() {
+        assert_eq!(mask("9876543210"), "******3210");
+        assert_eq!(mask("+91 98765-43210"), "***********3210");
+        assert_eq!(mask("123"), "123");
+        assert_eq!(mask(""), "");
+        let entry = object(json!({"mobile_number": "9876543210"}));
+        let masked: Value =
+            serde_json::from_slice(&wrap(&entry, &arrival(), 0, true).unwrap().value).unwrap();
+        assert_eq!(masked["entry"]["mobile_number"], "******3210");
+        let kept: Value =
+            serde_json::from_slice(&wrap(&entry, &arrival(), 0, false).unwrap().value).unwrap();
+        assert_eq!(kept["entry"]["mobile_number"], "9876543210");
+    }
+}
