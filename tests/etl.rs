@@ -40,11 +40,7 @@ impl Stack {
         let env = local::endpoints();
         let sdk = local::sdk_config(&env).await;
         Stack {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: local::http_client(),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&sdk)
                     .force_path_style(true)

@@ -29,7 +29,7 @@ impl LocalStack {
         };
         let sdk = local::sdk_config(&endpoints).await;
         Self {
-            http: reqwest::Client::new(),
+            http: local::http_client(),
             records_url: get("RECORDS_URL"),
             table: get("RECORDS_TABLE"),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
