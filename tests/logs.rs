@@ -792,4 +792,13 @@ async fn a_broker_stopped_mid_run_answers_503_and_loses_no_acknowledged_entry() 
         "entries that got a 200, with their copies in Kafka"
     );
     assert!(acknowledged.len() >= 80);
+    // A 503 that says nothing was posted is true: none of those entries is in the topic.
+    let landed_anyway: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.status == StatusCode::SERVICE_UNAVAILABLE)
+        .filter(|o| o.body.contains("nothing was posted"))
+        .map(|o| o.desc.as_str())
+        .filter(|desc| landed.contains_key(*desc))
+        .collect();
+    assert_eq!(landed_anyway, Vec::<&str>::new());
 }

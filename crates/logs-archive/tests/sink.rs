@@ -108,3 +108,50 @@ async fn a_failed_write_is_reported_at_its_first_offset_and_later_runs_wait() {
     assert_eq!(objects.len(), 2);
     assert!(objects.keys().all(|k| !k.contains("-00000000000000000013")));
 }
+
+fn event_with_values(values: &[&str]) -> KafkaEvent {
+    use base64::Engine;
+    let records: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(offset, value)| {
+            json!({"topic": "mobile-logs", "partition": 0, "offset": offset, "timestamp": 1795342500000i64,
+                   "timestampType": "CREATE_TIME", "key": null, "headers": [],
+                   "value": base64::engine::general_purpose::STANDARD.encode(value)})
+        })
+        .collect();
+    serde_json::from_value(
+        json!({"eventSource": "aws:kafka", "records": {"mobile-logs-0": records}}),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_envelope_spread_over_lines_is_stored_on_one_line_and_non_envelopes_are_rejected() {
+    let spread = "{\n  \"entry\": {\"desc\": \"two\\nlines\"},\n  \"received_at\": \"2026-11-22T10:15:00.000Z\",\n  \"path\": \"app\", \"request_id\": \"r0\", \"client_ip\": null\n}";
+    let array = r#"[{}, "2026-11-22T10:15:00.000Z", "app", "r1", null, "r1/0"]"#;
+    let entry_not_object = r#"{"entry": [1], "received_at": "2026-11-22T10:15:00.000Z", "path": "app", "request_id": "r2", "client_ip": null}"#;
+    let sink = LogSink {
+        store: FakeBucket::default(),
+    };
+
+    let response = sink
+        .handle(event_with_values(&[spread, array, entry_not_object]))
+        .await;
+
+    assert!(response.batch_item_failures.is_empty());
+    let objects = sink.store.objects.lock().unwrap().clone();
+    let stored = gunzip(
+        &objects["logs/app/dt=2026-11-22/hour=10/mobile-logs-0-00000000000000000000.ndjson.gz"],
+    );
+    assert_eq!(stored.lines().count(), 1, "{stored}");
+    let line: Value = serde_json::from_str(stored.trim_end()).unwrap();
+    assert_eq!(line["entry"]["desc"], "two\nlines");
+    for offset in [1, 2] {
+        let rejected: Value =
+            serde_json::from_slice(&objects[&format!("rejected/mobile-logs-0-{offset:020}.json")])
+                .unwrap();
+        let reason = rejected["reason"].as_str().unwrap();
+        assert!(reason.contains("not an envelope"), "{reason}");
+    }
+}

@@ -11,9 +11,10 @@
 //! - 400/404/405/413/415 with `{"error": code, "message": …}`; 503 with `Retry-After` when the
 //!   brokers acknowledged none of the entries.
 //!
-//! Every envelope carries an `entry_id`, `<Idempotency-Key or request id>/<index in the body>`:
-//! an app that retries with the same `Idempotency-Key` and body repeats the ids, so a consumer
-//! can drop an entry whose outcome was unknown and that landed twice.
+//! Every envelope carries an `entry_id`: the `Idempotency-Key` (else the request id) and a
+//! digest of the stream and the entry. An app that sends an entry again with the same key
+//! repeats its id, whatever else the retry carries, so a consumer can drop an entry whose
+//! outcome was unknown and that landed twice.
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
@@ -114,38 +115,43 @@ impl<P: LogPublisher> LogsApi<P> {
             path: stream,
             request_id: &request.request_id,
             client_ip: request.client_ip.as_deref(),
-            idempotency_key,
         };
         let (values, single) = match &submission {
             Submission::Single(value) => (std::slice::from_ref(value), true),
             Submission::Batch(values) => (values.as_slice(), false),
         };
-        let mut outcomes = Vec::with_capacity(values.len());
+        let mut ids = record::EntryIds::new(idempotency_key, stream);
+        let mut entries = Vec::with_capacity(values.len());
         let mut records = Vec::with_capacity(values.len());
-        for (index, value) in values.iter().enumerate() {
-            match entry::check(value, &self.limits) {
-                Err(errors) => outcomes.push(Outcome::Rejected(errors)),
-                Ok(fields) => {
-                    match record::wrap(fields, &arrival, index, self.mask_mobile_number) {
-                        Ok(out) => {
-                            outcomes.push(Outcome::Pending);
-                            records.push(out);
-                        }
-                        Err(err) => {
-                            tracing::error!(error = %err, "an entry could not be wrapped");
-                            return error(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                "internal_error",
-                                "The entries could not be prepared; nothing was posted",
-                            );
-                        }
-                    }
+        for value in values {
+            let fields = match entry::check(value, &self.limits) {
+                Ok(fields) => fields,
+                Err(errors) => {
+                    entries.push(Entry::Rejected(errors));
+                    continue;
+                }
+            };
+            let wrapped = ids.next(fields).and_then(|id| {
+                record::wrap(fields, &arrival, &id, self.mask_mobile_number).map(|out| (id, out))
+            });
+            match wrapped {
+                Ok((id, out)) => {
+                    entries.push(Entry::Valid(id, None));
+                    records.push(out);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "an entry could not be wrapped");
+                    return error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        "The entries could not be prepared; nothing was posted",
+                    );
                 }
             }
         }
         if records.is_empty() {
-            return match outcomes.pop() {
-                Some(Outcome::Rejected(errors)) if single => error_with(
+            return match entries.pop() {
+                Some(Entry::Rejected(errors)) if single => error_with(
                     StatusCode::BAD_REQUEST,
                     "invalid_entry",
                     "The entry is invalid; nothing was posted",
@@ -153,44 +159,46 @@ impl<P: LogPublisher> LogsApi<P> {
                     json!(errors),
                 ),
                 last => {
-                    outcomes.extend(last);
+                    entries.extend(last);
                     error_with(
                         StatusCode::BAD_REQUEST,
                         "invalid_entries",
                         "Every entry is invalid; nothing was posted",
                         "results",
-                        results(&outcomes, idempotency_key),
+                        results(&entries),
                     )
                 }
             };
         }
-        let count = records.len();
         let deliveries = self.publisher.publish(topic, records).await;
         let mut deliveries = deliveries.into_iter();
-        for outcome in &mut outcomes {
-            if matches!(outcome, Outcome::Pending) {
+        for entry in &mut entries {
+            if let Entry::Valid(_, delivery) = entry {
                 // A publisher that answers fewer outcomes than records is treated as not knowing.
-                *outcome = match deliveries.next() {
-                    Some(Delivery::Acknowledged) => Outcome::Accepted,
-                    Some(Delivery::NotSent(err)) => Outcome::NotPosted(err),
-                    Some(Delivery::Unknown(err)) => Outcome::Unknown(err),
-                    None => Outcome::Unknown(PublishError::Unavailable("no outcome".into())),
-                };
+                *delivery = Some(deliveries.next().unwrap_or_else(|| {
+                    Delivery::Unknown(PublishError::Unavailable("no outcome".into()))
+                }));
             }
         }
-        answer(&outcomes, count, topic, idempotency_key)
+        answer(&entries, single, topic)
     }
 }
 
-/// What became of one entry of a request.
+/// One entry of a request, and what became of it.
 #[derive(Debug)]
-enum Outcome {
+enum Entry {
     Rejected(EntryErrors),
-    /// Valid, not yet published.
-    Pending,
-    Accepted,
-    NotPosted(PublishError),
-    Unknown(PublishError),
+    /// Valid, with the id it is produced under and, once published, its delivery.
+    Valid(String, Option<Delivery>),
+}
+
+impl Entry {
+    fn delivery(&self) -> Option<&Delivery> {
+        match self {
+            Entry::Valid(_, delivery) => delivery.as_ref(),
+            Entry::Rejected(_) => None,
+        }
+    }
 }
 
 /// The answer once every valid entry has its outcome.
@@ -198,14 +206,25 @@ enum Outcome {
 /// - every valid entry acknowledged: 200, or 207 naming the invalid ones;
 /// - none acknowledged and none possibly landed: 503, nothing was posted;
 /// - otherwise 207 (or 503 when none is known to have landed), each entry's status given:
-///   `not_posted` entries are safe to send again, `unknown` ones may have landed and carry the
-///   `entry_id` their envelope has, which a retry with the same `Idempotency-Key` repeats.
-fn answer(outcomes: &[Outcome], published: usize, topic: &str, key: &str) -> Response<Vec<u8>> {
-    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
-    let accepted = count(|o| matches!(o, Outcome::Accepted));
-    let rejected = count(|o| matches!(o, Outcome::Rejected(_)));
-    let unknown = count(|o| matches!(o, Outcome::Unknown(_)));
-    if accepted == published {
+///   `not_posted` entries are safe to send again, `unknown` ones may have landed; each valid
+///   entry carries its `entry_id`, which the same entry sent again with the same
+///   `Idempotency-Key` keeps.
+fn answer(entries: &[Entry], single: bool, topic: &str) -> Response<Vec<u8>> {
+    let count = |f: fn(&Delivery) -> bool| {
+        entries
+            .iter()
+            .filter_map(Entry::delivery)
+            .filter(|d| f(d))
+            .count()
+    };
+    let valid = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Valid(..)))
+        .count();
+    let rejected = entries.len() - valid;
+    let accepted = count(|d| matches!(d, Delivery::Acknowledged));
+    let unknown = count(|d| matches!(d, Delivery::Unknown(_)));
+    if accepted == valid {
         return if rejected == 0 {
             json_response(StatusCode::OK, &json!({ "msg": SUCCESS_MESSAGE }))
         } else {
@@ -215,18 +234,21 @@ fn answer(outcomes: &[Outcome], published: usize, topic: &str, key: &str) -> Res
                     "msg": "Some logs were posted; the others are invalid",
                     "accepted": accepted,
                     "rejected": rejected,
-                    "results": results(outcomes, key),
+                    "results": results(entries),
                 }),
             )
         };
     }
-    let first_failure = outcomes.iter().find_map(|o| match o {
-        Outcome::NotPosted(err) | Outcome::Unknown(err) => Some(err),
-        _ => None,
-    });
+    let first_failure = entries
+        .iter()
+        .filter_map(Entry::delivery)
+        .find_map(|d| match d {
+            Delivery::NotSent(err) | Delivery::Unknown(err) => Some(err),
+            Delivery::Acknowledged => None,
+        });
     tracing::warn!(
         topic,
-        entries = published,
+        entries = valid,
         accepted,
         unknown,
         error = %first_failure.map(ToString::to_string).unwrap_or_default(),
@@ -243,24 +265,35 @@ fn answer(outcomes: &[Outcome], published: usize, topic: &str, key: &str) -> Res
                 "The log brokers cannot be reached; nothing was posted, retry shortly",
             ),
         };
-        error(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        if single {
+            error(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        } else {
+            error_with(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                message,
+                "results",
+                results(entries),
+            )
+        }
     } else if accepted == 0 {
         error_with(
             StatusCode::SERVICE_UNAVAILABLE,
             "broker_unavailable",
-            "The log brokers did not acknowledge in time; the entries may still land. Retry with \
-             the same Idempotency-Key: entries that land twice carry the same entry_id",
+            "The log brokers did not acknowledge in time; the entries may still land. Send them \
+             again with the same Idempotency-Key: a copy that lands twice keeps its entry_id",
             "results",
-            results(outcomes, key),
+            results(entries),
         )
     } else {
         json_response(
             StatusCode::MULTI_STATUS,
             &json!({
-                "msg": "Some logs were posted; retry the entries not_posted or unknown",
+                "msg": "Some logs were posted; send the entries not_posted or unknown again, \
+                        with the same Idempotency-Key",
                 "accepted": accepted,
                 "rejected": rejected,
-                "results": results(outcomes, key),
+                "results": results(entries),
             }),
         )
     };
@@ -271,24 +304,23 @@ fn answer(outcomes: &[Outcome], published: usize, topic: &str, key: &str) -> Res
     response
 }
 
-fn results(outcomes: &[Outcome], key: &str) -> Value {
+fn results(entries: &[Entry]) -> Value {
     Value::Array(
-        outcomes
+        entries
             .iter()
             .enumerate()
-            .map(|(index, outcome)| match outcome {
-                Outcome::Accepted | Outcome::Pending => {
-                    json!({"index": index, "status": "accepted"})
-                }
-                Outcome::Rejected(fields) => {
+            .map(|(index, entry)| match entry {
+                Entry::Rejected(fields) => {
                     json!({"index": index, "status": "rejected", "fields": fields})
                 }
-                Outcome::NotPosted(_) => json!({"index": index, "status": "not_posted"}),
-                Outcome::Unknown(_) => json!({
-                    "index": index,
-                    "status": "unknown",
-                    "entry_id": record::entry_id(key, index),
-                }),
+                Entry::Valid(id, delivery) => {
+                    let status = match delivery {
+                        Some(Delivery::Acknowledged) => "accepted",
+                        Some(Delivery::NotSent(_)) => "not_posted",
+                        Some(Delivery::Unknown(_)) | None => "unknown",
+                    };
+                    json!({"index": index, "status": status, "entry_id": id})
+                }
             })
             .collect(),
     )

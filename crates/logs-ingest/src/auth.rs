@@ -172,6 +172,9 @@ fn looks_like_jwt(value: &[u8]) -> bool {
 
 impl JwtVerifier {
     fn new(config: &JwtSettings) -> Result<JwtVerifier, String> {
+        if config.key.expose().trim().is_empty() {
+            return Err("the JWT key is empty".into());
+        }
         let (algorithm, key) = match config.algorithm {
             JwtAlgorithm::Hs256 => (
                 Algorithm::HS256,
@@ -180,7 +183,7 @@ impl JwtVerifier {
             JwtAlgorithm::Rs256 => (
                 Algorithm::RS256,
                 DecodingKey::from_rsa_pem(config.key.expose().as_bytes())
-                    .map_err(|e| format!("LOGS_JWT_KEY is not an RSA public key in PEM: {e}"))?,
+                    .map_err(|e| format!("the JWT key is not an RSA public key in PEM: {e}"))?,
             ),
         };
         let mut validation = Validation::new(algorithm);
@@ -460,7 +463,21 @@ mod tests {
             issuer: None,
         };
         let error = Authenticator::new(&[], Some(&config)).err().unwrap();
-        assert!(error.contains("LOGS_JWT_KEY"), "{error}");
+        assert!(error.contains("not an RSA public key"), "{error}");
+    }
+
+    #[test]
+    fn an_empty_jwt_key_is_a_configuration_error_not_a_key_anyone_can_sign_with() {
+        for algorithm in [JwtAlgorithm::Hs256, JwtAlgorithm::Rs256] {
+            let config = JwtSettings {
+                algorithm,
+                key: " ".into(),
+                audience: None,
+                issuer: None,
+            };
+            let error = Authenticator::new(&[], Some(&config)).err().unwrap();
+            assert!(error.contains("empty"), "{error}");
+        }
     }
 
     fn base64_url(bytes: &[u8]) -> String {

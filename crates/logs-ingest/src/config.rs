@@ -194,16 +194,33 @@ impl AuthConfig {
         };
         let jwt_key_parameter = optional("LOGS_JWT_KEY_PARAMETER");
         let jwt = match optional("LOGS_JWT_ALGORITHM") {
+            None if jwt_key_parameter.is_some() => {
+                return Err(ConfigError::Invalid {
+                    name: "LOGS_JWT_KEY_PARAMETER",
+                    reason: "names a JWT key, but LOGS_JWT_ALGORITHM is not set".into(),
+                });
+            }
             None => None,
             Some(alg) => Some(JwtSettings {
                 algorithm: alg.parse().map_err(|reason| ConfigError::Invalid {
                     name: "LOGS_JWT_ALGORITHM",
                     reason,
                 })?,
-                // Filled from the parameter at start when one is named.
-                key: match &jwt_key_parameter {
-                    Some(_) => Secret::new(String::new()),
-                    None => Secret::new(platform::required_env("LOGS_JWT_KEY")?),
+                key: match (&jwt_key_parameter, optional("LOGS_JWT_KEY")) {
+                    (Some(_), Some(_)) => {
+                        return Err(ConfigError::Invalid {
+                            name: "LOGS_JWT_KEY",
+                            reason: "set it or LOGS_JWT_KEY_PARAMETER, not both".into(),
+                        });
+                    }
+                    // Read from the parameter at start; an empty key is refused if it is not.
+                    (Some(_), None) => Secret::new(String::new()),
+                    (None, Some(key)) => Secret::new(key),
+                    (None, None) => {
+                        return Err(ConfigError::Missing(
+                            "LOGS_JWT_KEY_PARAMETER or LOGS_JWT_KEY",
+                        ));
+                    }
                 },
                 audience: optional("LOGS_JWT_AUDIENCE"),
                 issuer: optional("LOGS_JWT_ISSUER"),
@@ -218,7 +235,7 @@ impl AuthConfig {
             static_keys,
             keys_parameter,
             keys_refresh,
-            jwt_key_parameter: jwt.as_ref().and(jwt_key_parameter),
+            jwt_key_parameter,
             jwt,
         })
     }

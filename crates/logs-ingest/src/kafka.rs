@@ -171,7 +171,7 @@ impl KafkaPublisher {
                     outcomes[index] = Some(Delivery::NotSent(PublishError::Backpressure));
                 }
                 Err((err, _)) => {
-                    code = code.or(err.rdkafka_error_code());
+                    code = worse(code, err.rdkafka_error_code());
                     let error = PublishError::Unavailable(err.to_string());
                     refused = Some(error.clone());
                     outcomes[index] = Some(Delivery::NotSent(error));
@@ -190,7 +190,7 @@ impl KafkaPublisher {
                 Ok(Ok(Ok(_))) => Delivery::Acknowledged,
                 // A failed report after the send: with acks=all the broker may have written it.
                 Ok(Ok(Err((err, _)))) => {
-                    code = code.or(err.rdkafka_error_code());
+                    code = worse(code, err.rdkafka_error_code());
                     Delivery::Unknown(PublishError::Unavailable(err.to_string()))
                 }
                 Ok(Err(_)) => {
@@ -210,6 +210,18 @@ impl KafkaPublisher {
             })
             .collect();
         (outcomes, code)
+    }
+}
+
+/// The code that decides recovery: the first that lost the producer's identity, else the first.
+fn worse(
+    kept: Option<RDKafkaErrorCode>,
+    new: Option<RDKafkaErrorCode>,
+) -> Option<RDKafkaErrorCode> {
+    match (kept, new) {
+        (Some(kept), _) if identity_lost(kept) => Some(kept),
+        (_, Some(new)) if identity_lost(new) => Some(new),
+        (kept, new) => kept.or(new),
     }
 }
 

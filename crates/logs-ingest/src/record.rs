@@ -5,6 +5,7 @@
 
 use logs::{EnvelopeError, LogEnvelope};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 /// The request-wide part of every envelope.
 #[derive(Debug, Clone)]
@@ -14,8 +15,6 @@ pub struct Arrival<'a> {
     pub path: &'a str,
     pub request_id: &'a str,
     pub client_ip: Option<&'a str>,
-    /// The client's `Idempotency-Key`, else the request id: the first part of each `entry_id`.
-    pub idempotency_key: &'a str,
 }
 
 /// A record ready to produce.
@@ -25,16 +24,48 @@ pub struct OutRecord {
     pub value: Vec<u8>,
 }
 
-/// The id an entry lands under: the same for a retry with the same key and body.
-pub fn entry_id(idempotency_key: &str, index: usize) -> String {
-    format!("{idempotency_key}/{index}")
+/// The ids the entries of one request land under:
+/// `<Idempotency-Key or request id>/<digest of the stream and the entry>.<n>`, where `n` counts
+/// earlier identical entries of the same request. An entry sent again under the same key keeps
+/// its id whether the retry repeats the whole body or only the entries that did not land (as
+/// long as identical entries keep their order).
+pub struct EntryIds<'a> {
+    key: &'a str,
+    stream: &'a str,
+    seen: Vec<[u8; 8]>,
 }
 
-/// Wraps one checked entry, the `index`-th of its request's body.
+impl<'a> EntryIds<'a> {
+    pub fn new(key: &'a str, stream: &'a str) -> EntryIds<'a> {
+        EntryIds {
+            key,
+            stream,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The id of the next entry of the request.
+    pub fn next(&mut self, fields: &Map<String, Value>) -> Result<String, EnvelopeError> {
+        let entry =
+            serde_json::to_vec(fields).map_err(|err| EnvelopeError::Unwritable(err.to_string()))?;
+        let mut digest = Sha256::new();
+        digest.update(self.stream.as_bytes());
+        digest.update([0]);
+        digest.update(&entry);
+        let mut short = [0u8; 8];
+        short.copy_from_slice(&digest.finalize()[..8]);
+        let repeats = self.seen.iter().filter(|seen| **seen == short).count();
+        self.seen.push(short);
+        let hex: String = short.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(format!("{}/{hex}.{repeats}", self.key))
+    }
+}
+
+/// Wraps one checked entry under its id.
 pub fn wrap(
     fields: &Map<String, Value>,
     arrival: &Arrival<'_>,
-    index: usize,
+    entry_id: &str,
     mask_mobile: bool,
 ) -> Result<OutRecord, EnvelopeError> {
     let key = partition_key(fields);
@@ -54,7 +85,7 @@ pub fn wrap(
         path: arrival.path.into(),
         request_id: arrival.request_id.into(),
         client_ip: arrival.client_ip.map(Into::into),
-        entry_id: entry_id(arrival.idempotency_key, index).into(),
+        entry_id: entry_id.into(),
     };
     Ok(OutRecord {
         key,
@@ -105,7 +136,6 @@ mod tests {
             path: "app",
             request_id: "req-1",
             client_ip: Some("203.0.113.9"),
-            idempotency_key: "req-1",
         }
     }
 
@@ -116,7 +146,7 @@ mod tests {
     #[test]
     fn the_envelope_carries_entry_arrival_path_request_and_client() {
         let entry = object(json!({"user_id": "u1", "desc": "hi", "extra": [1]}));
-        let record = wrap(&entry, &arrival(), 0, true).unwrap();
+        let record = wrap(&entry, &arrival(), "req-1/0", true).unwrap();
         assert_eq!(record.key.as_deref(), Some("u1"));
         let value: Value = serde_json::from_slice(&record.value).unwrap();
         assert_eq!(
@@ -134,7 +164,7 @@ mod tests {
 
     #[test]
     fn the_key_is_user_id_then_device_details_then_none() {
-        let key = |v: Value| wrap(&object(v), &arrival(), 0, true).unwrap().key;
+        let key = |v: Value| wrap(&object(v), &arrival(), "req-1/0", true).unwrap().key;
         assert_eq!(
             key(json!({"user_id": "u", "device_details": "d"})).as_deref(),
             Some("u")
@@ -155,10 +185,31 @@ mod tests {
         assert_eq!(mask(""), "");
         let entry = object(json!({"mobile_number": "9876543210"}));
         let masked: Value =
-            serde_json::from_slice(&wrap(&entry, &arrival(), 0, true).unwrap().value).unwrap();
+            serde_json::from_slice(&wrap(&entry, &arrival(), "req-1/0", true).unwrap().value)
+                .unwrap();
         assert_eq!(masked["entry"]["mobile_number"], "******3210");
         let kept: Value =
-            serde_json::from_slice(&wrap(&entry, &arrival(), 0, false).unwrap().value).unwrap();
+            serde_json::from_slice(&wrap(&entry, &arrival(), "req-1/0", false).unwrap().value)
+                .unwrap();
         assert_eq!(kept["entry"]["mobile_number"], "9876543210");
+    }
+
+    #[test]
+    fn an_entry_keeps_its_id_under_the_same_key_whatever_else_the_request_carries() {
+        let (a, b) = (object(json!({"desc": "a"})), object(json!({"desc": "b"})));
+        let mut first = EntryIds::new("key-1", "app");
+        let ids: Vec<String> = [&a, &b, &a]
+            .iter()
+            .map(|e| first.next(e).unwrap())
+            .collect();
+        let mut retry = EntryIds::new("key-1", "app");
+        let again = retry.next(&b).unwrap();
+
+        assert_eq!(again, ids[1], "b alone keeps its id");
+        assert_ne!(ids[0], ids[2], "a repeated in one request is two entries");
+        assert!(ids[0].starts_with("key-1/") && ids[0].ends_with(".0"));
+        assert!(ids[2].ends_with(".1"));
+        assert_ne!(EntryIds::new("key-2", "app").next(&b).unwrap(), ids[1]);
+        assert_ne!(EntryIds::new("key-1", "events").next(&b).unwrap(), ids[1]);
     }
 }

@@ -1,5 +1,6 @@
 //! The log bridge as a standalone server: the Lambda function's handler behind HTTP/1.1,
-//! configured by the same environment, plus `LOGS_LISTEN` (default 127.0.0.1:8080).
+//! configured by the same environment, plus `LOGS_LISTEN` (default 127.0.0.1:8080),
+//! `LOGS_HEADER_TIMEOUT_SECONDS` (5) and `LOGS_MAX_CONNECTIONS` (10 000).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,13 +29,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             _ = term.recv() => {}
         }
     };
-    server::serve(
-        listener,
-        Arc::clone(&api),
-        server::Bounds::default(),
-        shutdown,
-    )
-    .await?;
+    let defaults = server::Bounds::default();
+    let bounds = server::Bounds {
+        header_read: Duration::from_secs(platform::env_number(
+            "LOGS_HEADER_TIMEOUT_SECONDS",
+            defaults.header_read.as_secs(),
+        )?),
+        max_connections: usize::try_from(platform::env_number(
+            "LOGS_MAX_CONNECTIONS",
+            defaults.max_connections as u64,
+        )?)?,
+        ..defaults
+    };
+    server::serve(listener, Arc::clone(&api), bounds, shutdown).await?;
     // Every request answered has had its outcome; this only sends what a cut-off one queued.
     let flushing = Arc::clone(&api);
     tokio::task::spawn_blocking(move || flushing.publisher.flush(Duration::from_secs(5))).await?;

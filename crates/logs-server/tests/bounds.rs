@@ -176,3 +176,111 @@ async fn a_shutdown_lets_requests_in_progress_finish_and_then_returns() {
         "no longer accepting"
     );
 }
+
+/// Writes one keep-alive POST and reads its answer, leaving the connection open.
+async fn post_keep_alive(stream: &mut TcpStream, body: &str) -> u16 {
+    let request = format!(
+        "POST /api/v1/logs/app HTTP/1.1\r\nHost: x\r\nAppKey: {KEY}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    head.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn past_the_connection_limit_a_client_waits_until_a_connection_closes() {
+    let server = start(
+        Bounds {
+            max_connections: 2,
+            ..Bounds::default()
+        },
+        Duration::ZERO,
+    )
+    .await;
+    let mut first = TcpStream::connect(&server.address).await.unwrap();
+    let mut second = TcpStream::connect(&server.address).await.unwrap();
+    assert_eq!(post_keep_alive(&mut first, "{}").await, 200);
+    assert_eq!(post_keep_alive(&mut second, "{}").await, 200);
+
+    let third = {
+        let address = server.address.clone();
+        tokio::spawn(async move { post(&address, r#"{"desc":"third"}"#).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !third.is_finished(),
+        "two connections are open: the third waits"
+    );
+    drop(first);
+
+    let status = tokio::time::timeout(Duration::from_secs(5), third)
+        .await
+        .expect("served once a connection closed")
+        .unwrap();
+    assert_eq!(status, Some(200));
+    drop(second);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_does_not_hold_up_a_shutdown() {
+    let mut server = start(
+        Bounds {
+            drain: Duration::from_secs(60),
+            ..Bounds::default()
+        },
+        Duration::ZERO,
+    )
+    .await;
+    let mut idle = TcpStream::connect(&server.address).await.unwrap();
+    assert_eq!(post_keep_alive(&mut idle, "{}").await, 200);
+
+    server.stop.take().unwrap().send(()).unwrap();
+
+    tokio::time::timeout(Duration::from_secs(5), &mut server.done)
+        .await
+        .expect("serve returns without waiting for the drain deadline")
+        .unwrap()
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = idle.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(read, 0, "the server closed the idle connection");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let server = start(
+        Bounds {
+            header_read: Duration::from_millis(300),
+            ..Bounds::default()
+        },
+        Duration::ZERO,
+    )
+    .await;
+    let mut idle = TcpStream::connect(&server.address).await.unwrap();
+    assert_eq!(post_keep_alive(&mut idle, "{}").await, 200);
+
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut rest)).await;
+
+    assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
+}

@@ -2,11 +2,12 @@
 //!
 //! ```json
 //! {"entry": {...}, "received_at": "2026-11-22T10:15:00.123Z", "path": "app",
-//!  "request_id": "…", "client_ip": "203.0.113.9", "entry_id": "<key>/0"}
+//!  "request_id": "…", "client_ip": "203.0.113.9", "entry_id": "<key>/<digest>.0"}
 //! ```
-//! `entry_id` is `<Idempotency-Key or request id>/<index in the request's body>`: an entry whose
-//! produce timed out may land and be sent again by the app; both copies carry the same id when
-//! the app retries with the same key, and a consumer that must not count twice drops repeats.
+//! `entry_id` is the client's `Idempotency-Key` (else the request id) with a digest of the
+//! stream and the entry: an entry whose produce timed out may land and be sent again by the
+//! app; both copies carry the same id when the app retries with the same key, and a consumer
+//! that must not count twice drops repeats.
 //! The bridge writes it ([`LogEnvelope::to_vec`]); the sink reads back what it needs
 //! ([`EnvelopeHead::read`]) and stores the bytes as they were produced.
 
@@ -32,7 +33,8 @@ pub struct LogEnvelope<'a, E> {
     /// The stream: the `{path}` of `/api/v1/logs/{path}`.
     #[serde(borrow)]
     pub path: Cow<'a, str>,
-    #[serde(borrow)]
+    /// Absent from envelopes of producers that do not know one.
+    #[serde(borrow, default)]
     pub request_id: Cow<'a, str>,
     /// Written as `null` when the front end did not know it.
     #[serde(borrow)]
@@ -61,6 +63,12 @@ pub struct EnvelopeHead {
 impl EnvelopeHead {
     /// Reads and checks one record value, without building the entry.
     pub fn read(value: &[u8]) -> Result<EnvelopeHead, EnvelopeError> {
+        // The derived reader would also take an array of the members in order.
+        if value.trim_ascii_start().first() == Some(&b'[') {
+            return Err(EnvelopeError::Invalid(
+                "the value is not a JSON object".into(),
+            ));
+        }
         let envelope: LogEnvelope<'_, AnyObject> =
             serde_json::from_slice(value).map_err(|err| {
                 if err.is_syntax() || err.is_eof() {
@@ -192,6 +200,7 @@ mod tests {
         assert!(matches!(refused("not json"), EnvelopeError::NotJson(_)));
         for value in [
             r#"[1, 2]"#,
+            r#"[{}, "2026-11-22T10:18:01.470Z", "app", "r", null, "r/0"]"#,
             r#"{"entry": [], "received_at": "2026-11-22T10:18:01.470Z", "path": "app", "request_id": "r", "client_ip": null, "entry_id": "r/0"}"#,
             r#"{"entry": {}, "received_at": "yesterday", "path": "app", "request_id": "r", "client_ip": null, "entry_id": "r/0"}"#,
             r#"{"entry": {}, "received_at": "2026-11-22T10:18:01.470Z", "path": "../etc", "request_id": "r", "client_ip": null, "entry_id": "r/0"}"#,
