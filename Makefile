@@ -8,6 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 VENV = $(shell infra/local/bootstrap.sh)
 GLUE_VENV = $(shell infra/local/bootstrap.sh infra/glue/requirements.lock)
 ASL := $(wildcard statemachines/*.asl.json)
+MACHETE = $(shell infra/local/install-crate.sh cargo-machete 0.9.2 cargo-machete)
 
 .PHONY: help demo up down test lint test-unit test-glue test-e2e e2e-suites bench deploy tools
 
@@ -26,9 +27,10 @@ down: ## stop exactly what `make up` started
 
 test: lint test-unit test-glue test-e2e ## everything CI checks
 
-lint: ## rustfmt, clippy, SAM template lint, cfn-lint, statelint
+lint: ## rustfmt, clippy, unused dependencies, SAM template lint, cfn-lint, statelint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(MACHETE)
 	$(VENV)/bin/sam validate --lint --template-file infra/template.yaml
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(VENV)/bin/statelint $(ASL)
