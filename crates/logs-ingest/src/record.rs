@@ -27,8 +27,9 @@ pub struct OutRecord {
 /// The ids the entries of one request land under:
 /// `<Idempotency-Key or request id>/<digest of the stream and the entry>.<n>`, where `n` counts
 /// earlier identical entries of the same request. An entry sent again under the same key keeps
-/// its id whether the retry repeats the whole body or only the entries that did not land (as
-/// long as identical entries keep their order).
+/// its id whether the retry repeats the whole body or only the entries that did not land, except
+/// a later copy of an entry repeated in one body: resent without the earlier copies it takes
+/// the first one's id, so such a body is resent whole.
 pub struct EntryIds<'a> {
     key: &'a str,
     stream: &'a str,
