@@ -82,6 +82,19 @@ impl Stack {
         run_id(self.inbound(), key, &version)
     }
 
+    /// How many objects the outbound bucket holds under a run's report folder.
+    async fn reports_of(&self, run_id: &str, item: &HashMap<String, AttributeValue>) -> usize {
+        self.s3
+            .list_objects_v2()
+            .bucket(&self.env["OUTBOUND_BUCKET"])
+            .prefix(format!("{}/{run_id}/", &text(item, "created_at")[..10]))
+            .send()
+            .await
+            .unwrap()
+            .contents()
+            .len()
+    }
+
     async fn ledger(&self, run_id: &str) -> Option<HashMap<String, AttributeValue>> {
         self.dynamodb
             .get_item()
@@ -517,15 +530,7 @@ async fn the_same_event_delivered_again_and_twice_at_once_is_one_run() {
 
     assert_eq!(text(&item, "attempts"), "1");
     assert_eq!(stack.executions_named(&run).await, 1);
-    let listed = stack
-        .s3
-        .list_objects_v2()
-        .bucket(&stack.env["OUTBOUND_BUCKET"])
-        .prefix(format!("{}/{run}/", &text(&item, "created_at")[..10]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.contents().len(), 1, "one report");
+    assert_eq!(stack.reports_of(&run, &item).await, 1, "one report");
     assert_eq!(
         text(&stack.ledger(&run).await.unwrap(), "status"),
         "succeeded"
@@ -553,15 +558,7 @@ async fn two_first_deliveries_at_the_same_moment_are_one_run() {
     assert_eq!(text(&item, "attempts"), "1");
     assert_eq!(text(&item, "key"), key);
     assert_eq!(stack.executions_named(&run).await, 1);
-    let listed = stack
-        .s3
-        .list_objects_v2()
-        .bucket(&stack.env["OUTBOUND_BUCKET"])
-        .prefix(format!("{}/{run}/", &text(&item, "created_at")[..10]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.contents().len(), 1, "one report");
+    assert_eq!(stack.reports_of(&run, &item).await, 1, "one report");
 }
 
 #[tokio::test]

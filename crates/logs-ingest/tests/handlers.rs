@@ -100,6 +100,16 @@ async fn send(api: &LogsApi<FakeBroker>, request: LogRequest) -> (StatusCode, Va
     (response.status(), body, response.headers().clone())
 }
 
+/// Each entry's `status` in an answer's `results`, in order.
+fn statuses(answer: &Value) -> Vec<&str> {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect()
+}
+
 fn produced(api: &LogsApi<FakeBroker>) -> Vec<(String, Option<String>, Value)> {
     api.publisher
         .produced
@@ -373,12 +383,7 @@ async fn a_batch_the_broker_took_in_part_is_a_207_saying_which_to_send_again() {
     assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(answer["accepted"], 2);
     assert_eq!(answer["rejected"], 1);
-    let statuses: Vec<&str> = answer["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_str().unwrap())
-        .collect();
+    let statuses = statuses(&answer);
     assert_eq!(
         statuses,
         [
@@ -430,12 +435,7 @@ async fn entries_whose_outcome_is_unknown_keep_their_ids_when_sent_again_with_th
     // then the answer names each entry by its place in the body, and both copies of the
     // unknown entry carry the id the answer gave it.
     assert_eq!(status, StatusCode::MULTI_STATUS);
-    let statuses: Vec<&str> = answer["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_str().unwrap())
-        .collect();
+    let statuses = statuses(&answer);
     assert_eq!(statuses, ["accepted", "rejected", "unknown"]);
     assert_eq!(answer["results"][2]["index"], 2);
     let unknown_id = answer["results"][2]["entry_id"].clone();
