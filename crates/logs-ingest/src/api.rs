@@ -385,7 +385,8 @@ fn forbidden(failure: &AuthFailure) -> Response<Vec<u8>> {
     raw_json(StatusCode::FORBIDDEN, body.into_bytes())
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Vec<u8>> {
+/// The contract's error answer, `{"error": code, "message": …}`, for either front end.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Vec<u8>> {
     json_response(status, &json!({"error": code, "message": message}))
 }
 

@@ -20,7 +20,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use logs_ingest::api::{LogRequest, LogsApi, payload_too_large};
+use logs_ingest::api::{LogRequest, LogsApi, error, payload_too_large};
 use logs_ingest::ports::LogPublisher;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -124,20 +124,21 @@ async fn answer<P: LogPublisher>(
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return payload_too_large(api.limits.max_body_bytes)
-                .map(|body| Full::new(Bytes::from(body)));
+            return full(payload_too_large(api.limits.max_body_bytes));
         }
         Ok(Err(_)) => {
-            return plain_error(
+            return full(error(
                 StatusCode::BAD_REQUEST,
-                br#"{"error":"invalid_body","message":"The body could not be read"}"#,
-            );
+                "invalid_body",
+                "The body could not be read",
+            ));
         }
         Err(_) => {
-            let mut response = plain_error(
+            let mut response = full(error(
                 StatusCode::REQUEST_TIMEOUT,
-                br#"{"error":"body_timeout","message":"The body did not arrive in time"}"#,
-            );
+                "body_timeout",
+                "The body did not arrive in time",
+            ));
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -152,17 +153,9 @@ async fn answer<P: LogPublisher>(
         client_ip: Some(peer.ip().to_string()),
         request_id: uuid::Uuid::new_v4().to_string(),
     };
-    api.handle(log_request)
-        .await
-        .map(|body| Full::new(Bytes::from(body)))
+    full(api.handle(log_request).await)
 }
 
-fn plain_error(status: StatusCode, body: &'static [u8]) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+fn full(response: Response<Vec<u8>>) -> Response<Full<Bytes>> {
+    response.map(|body| Full::new(Bytes::from(body)))
 }
