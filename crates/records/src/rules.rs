@@ -7,9 +7,15 @@ use serde::{Deserialize, Serialize};
 use crate::record::{Record, RecordId, RecordInput};
 
 pub const USER_NAME_MAX_CHARS: usize = 128;
+/// The longest address SMTP can carry (RFC 5321's path limit less its angle brackets).
+pub const EMAIL_MAX_CHARS: usize = 254;
 
 pub const USER_NAME_EMPTY: &str = "must not be empty";
 pub const USER_NAME_TOO_LONG: &str = "must be at most 128 characters";
+pub const USER_NAME_CONTROL: &str = "must not contain control characters";
+pub const USER_NAME_BIDI: &str = "must not contain bidirectional override characters";
+pub const USER_NAME_INVISIBLE: &str = "must contain a visible character";
+pub const EMAIL_TOO_LONG: &str = "must be at most 254 characters";
 pub const EMAIL_MALFORMED: &str =
     "must be a letter, then letters or digits, '@', letters or digits, then '.com'";
 pub const PINCODE_MALFORMED: &str = "must be 4 to 6 digits";
@@ -86,6 +92,9 @@ pub fn validate(input: &RecordInput, created_at: &str) -> Verdict {
     }
     match input.email.as_deref() {
         None => note(&mut problems, "email", REQUIRED),
+        Some(email) if email.len() > EMAIL_MAX_CHARS => {
+            note(&mut problems, "email", EMAIL_TOO_LONG)
+        }
         Some(email) if !is_valid_email(email) => note(&mut problems, "email", EMAIL_MALFORMED),
         Some(_) => {}
     }
@@ -122,15 +131,58 @@ fn note(problems: &mut FieldProblems, field: &str, why: &str) {
     problems.insert(field.to_owned(), why.to_owned());
 }
 
-/// `trimmed` is the user name after trimming.
+/// `trimmed` is the user name after trimming. A name is shown to people and written to logs and
+/// terminals, so nothing in it may move a cursor, reorder the text around it, or hide that it is
+/// blank.
 fn user_name_problem(trimmed: &str) -> Option<&'static str> {
     if trimmed.is_empty() {
         Some(USER_NAME_EMPTY)
     } else if trimmed.chars().count() > USER_NAME_MAX_CHARS {
         Some(USER_NAME_TOO_LONG)
+    } else if trimmed.chars().any(char::is_control) {
+        Some(USER_NAME_CONTROL)
+    } else if trimmed.chars().any(is_bidi_control) {
+        Some(USER_NAME_BIDI)
+    } else if trimmed
+        .chars()
+        .all(|c| c.is_whitespace() || is_invisible(c))
+    {
+        Some(USER_NAME_INVISIBLE)
     } else {
         None
     }
+}
+
+/// The explicit embeddings, overrides and isolates of the Unicode bidirectional algorithm
+/// (and the pops that end them): the characters that make text display in another order
+/// than it is stored.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that take no room when shown: the zero-width space and joiners, the direction
+/// marks, the word joiner and invisible operators, the byte order mark, the soft hyphen, the
+/// combining grapheme joiner, the Hangul fillers, variation selectors and tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{E0000}'..='\u{E007F}'
+            | '\u{E0100}'..='\u{E01EF}'
+    )
 }
 
 /// One ASCII letter, then letters or digits, `@`, one or more letters or digits, then `.com`;
@@ -260,6 +312,64 @@ mod tests {
         assert_eq!(
             problems(validate(&input(&"x".repeat(129), "a@b.com", "1234"), NOW)),
             FieldProblems::from([("user_name".into(), USER_NAME_TOO_LONG.into())])
+        );
+    }
+
+    #[test]
+    fn user_names_that_would_corrupt_a_page_log_or_terminal_are_refused() {
+        let name = |user_name: &str| {
+            problems(validate(&input(user_name, "a@b.com", "1234"), NOW))
+                .remove("user_name")
+                .unwrap_or_else(|| panic!("{user_name:?} should be refused"))
+        };
+        assert_eq!(name("Asha\0Rao"), USER_NAME_CONTROL);
+        assert_eq!(name("Asha\r\nSet-Cookie: x"), USER_NAME_CONTROL);
+        assert_eq!(name("\u{1b}[31mAsha\u{1b}[0m"), USER_NAME_CONTROL);
+        assert_eq!(name("Asha\tRao"), USER_NAME_CONTROL);
+        assert_eq!(name("As\u{85}ha"), USER_NAME_CONTROL);
+        assert_eq!(name("Asha\u{7f}Rao"), USER_NAME_CONTROL);
+        assert_eq!(name("invoice\u{202E}fdp.exe"), USER_NAME_BIDI);
+        assert_eq!(name("\u{2066}Asha\u{2069}"), USER_NAME_BIDI);
+        assert_eq!(name("\u{200B}\u{200C}\u{200D}"), USER_NAME_INVISIBLE);
+        assert_eq!(name("\u{FEFF} \u{2060}\u{3164}"), USER_NAME_INVISIBLE);
+        assert_eq!(name("\u{3000}\u{200B}"), USER_NAME_INVISIBLE);
+    }
+
+    #[test]
+    fn names_in_any_script_with_joiners_inside_stay_valid() {
+        for ok in [
+            "Asha Rao",
+            "José Müller",
+            "محمد",
+            "שרה",
+            "ஆஷா",
+            "张伟",
+            "क्‍ष",
+            "👩\u{200D}💻 Dev",
+            "O'Brien-Smith",
+        ] {
+            assert!(
+                matches!(
+                    validate(&input(ok, "a@b.com", "1234"), NOW),
+                    Verdict::Valid { .. }
+                ),
+                "{ok:?} should be valid"
+            );
+        }
+    }
+
+    #[test]
+    fn an_email_longer_than_smtp_carries_is_refused_for_its_length() {
+        let at_limit = format!("a{}@b.com", "x".repeat(EMAIL_MAX_CHARS - 7));
+        assert_eq!(at_limit.len(), EMAIL_MAX_CHARS);
+        assert!(matches!(
+            validate(&input("A", &at_limit, "1234"), NOW),
+            Verdict::Valid { .. }
+        ));
+        let over = format!("a{}@b.com", "x".repeat(60_000));
+        assert_eq!(
+            problems(validate(&input("A", &over, "1234"), NOW)),
+            FieldProblems::from([("email".into(), EMAIL_TOO_LONG.into())])
         );
     }
 
