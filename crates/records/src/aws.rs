@@ -47,8 +47,7 @@ impl SfnWorkflow {
 
 impl RecordWorkflow for SfnWorkflow {
     async fn ingest(&self, input: &RecordInput) -> Result<IngestOutcome, IngestError> {
-        let payload = serde_json::to_string(input)
-            .map_err(|e| IngestError::UnexpectedOutput(e.to_string()))?;
+        let payload = input.to_json();
         let execution = self
             .client
             .start_sync_execution()
