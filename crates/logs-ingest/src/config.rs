@@ -19,6 +19,10 @@ pub struct Limits {
     pub max_entries: usize,
     /// Bytes of any one field's value.
     pub max_field_bytes: usize,
+    /// Bytes of any one field's name.
+    pub max_field_name_bytes: usize,
+    /// Fields in one entry, known and unknown together.
+    pub max_fields: usize,
 }
 
 impl Default for Limits {
@@ -27,6 +31,8 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_entries: 500,
             max_field_bytes: 16 * 1024,
+            max_field_name_bytes: 128,
+            max_fields: 64,
         }
     }
 }
@@ -274,6 +280,11 @@ impl BridgeConfig {
             max_entries: number("LOGS_MAX_ENTRIES", defaults.max_entries as u64)? as usize,
             max_field_bytes: number("LOGS_MAX_FIELD_BYTES", defaults.max_field_bytes as u64)?
                 as usize,
+            max_field_name_bytes: number(
+                "LOGS_MAX_FIELD_NAME_BYTES",
+                defaults.max_field_name_bytes as u64,
+            )? as usize,
+            max_fields: number("LOGS_MAX_FIELDS", defaults.max_fields as u64)? as usize,
         };
         let mask_mobile_number = match optional("LOGS_MASK_MOBILE_NUMBER").as_deref() {
             None | Some("true") => true,

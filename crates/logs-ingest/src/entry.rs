@@ -104,7 +104,8 @@ pub fn parse(body: &[u8], limits: &Limits) -> Result<Submission, BodyError> {
 /// Problems with one entry, by field (`"entry"` when the entry is not an object).
 pub type EntryErrors = BTreeMap<String, String>;
 
-/// Checks one entry: an object whose known fields are strings, `timestamp` epoch milliseconds,
+/// Checks one entry: an object of at most `max_fields` fields, whose names are at most
+/// `max_field_name_bytes` long, whose known fields are strings, `timestamp` epoch milliseconds,
 /// and no field over the size limit. Returns the entry's fields.
 pub fn check<'v>(entry: &'v Value, limits: &Limits) -> Result<&'v Map<String, Value>, EntryErrors> {
     let mut errors = EntryErrors::new();
@@ -112,7 +113,24 @@ pub fn check<'v>(entry: &'v Value, limits: &Limits) -> Result<&'v Map<String, Va
         errors.insert("entry".into(), "must be a JSON object".into());
         return Err(errors);
     };
+    if fields.len() > limits.max_fields {
+        errors.insert(
+            "entry".into(),
+            format!("must have at most {} fields", limits.max_fields),
+        );
+        return Err(errors);
+    }
     for (name, value) in fields {
+        if name.len() > limits.max_field_name_bytes {
+            errors.insert(
+                shortened(name, limits.max_field_name_bytes),
+                format!(
+                    "the field name must be at most {} bytes",
+                    limits.max_field_name_bytes
+                ),
+            );
+            continue;
+        }
         let known = KNOWN_FIELDS.contains(&name.as_str());
         match value {
             Value::String(s) if s.len() > limits.max_field_bytes => {
@@ -146,6 +164,16 @@ pub fn check<'v>(entry: &'v Value, limits: &Limits) -> Result<&'v Map<String, Va
     } else {
         Err(errors)
     }
+}
+
+/// An overlong field name as the answer names it: its first `max_bytes` bytes (cut at a character
+/// boundary) and an ellipsis, so the error body stays small whatever was sent.
+fn shortened(name: &str, max_bytes: usize) -> String {
+    let mut end = max_bytes.min(name.len());
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &name[..end])
 }
 
 fn is_epoch_millis(s: &str) -> bool {
@@ -187,6 +215,8 @@ mod tests {
             max_body_bytes: 1000,
             max_entries: 3,
             max_field_bytes: 10,
+            max_field_name_bytes: 10,
+            max_fields: 4,
         }
     }
 
@@ -301,6 +331,41 @@ mod tests {
         assert_eq!(errors["desc"], "must be at most 10 bytes");
         assert_eq!(errors["blob"], "must be at most 10 bytes");
         assert!(check(&json!({"desc": "0123456789"}), &limits).is_ok());
+    }
+
+    #[test]
+    fn overlong_field_names_are_named_by_their_start() {
+        let limits = small();
+        assert!(check(&json!({"ten_chars_": "x"}), &limits).is_ok());
+        let errors = check(&json!({"eleven_char": "x", "é_é_é_é_é": "x"}), &limits).unwrap_err();
+        assert_eq!(
+            errors,
+            EntryErrors::from([
+                (
+                    "eleven_cha…".into(),
+                    "the field name must be at most 10 bytes".into()
+                ),
+                (
+                    "é_é_é_…".into(),
+                    "the field name must be at most 10 bytes".into()
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn entries_with_more_fields_than_allowed_are_refused_whole() {
+        let limits = small();
+        assert!(check(&json!({"a": "1", "b": "2", "c": "3", "d": "4"}), &limits).is_ok());
+        let errors = check(
+            &json!({"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"}),
+            &limits,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            EntryErrors::from([("entry".into(), "must have at most 4 fields".into())])
+        );
     }
 
     #[test]

@@ -70,6 +70,7 @@ fn api(broker: FakeBroker) -> LogsApi<FakeBroker> {
             max_body_bytes: 4096,
             max_entries: 5,
             max_field_bytes: 256,
+            ..Limits::default()
         },
         mask_mobile_number: true,
     }
