@@ -72,14 +72,10 @@ impl Stack {
         if let Some(key) = app_key {
             request = request.header("AppKey", key);
         }
-        // `cargo lambda watch` answers 500 for a non-UTF-8 body labelled JSON, so compressed
-        // bodies go as octet streams locally; the bridge reads Content-Encoding only.
+        // What mobile apps send: JSON, compressed or not, always labelled JSON.
+        request = request.header("content-type", "application/json");
         if gzip {
-            request = request
-                .header("content-encoding", "gzip")
-                .header("content-type", "application/octet-stream");
-        } else {
-            request = request.header("content-type", "application/json");
+            request = request.header("content-encoding", "gzip");
         }
         let response = request.send().await.expect("the bridge answers");
         let status = response.status();

@@ -29,7 +29,7 @@ ARTIFACT_KEY = "functions.zip"
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-WATCH_URL = os.environ.get("SLUICE_WATCH_URL", "http://127.0.0.1:9000")
+FUNCTION_URLS = "http://127.0.0.1:" + os.environ.get("SLUICE_FUNCTION_URL_PORT", "9001")
 # Local-only secrets: the local stack accepts this app key and JWTs signed with this secret.
 LOCAL_APP_KEY = "sluice-local-app-key"
 LOCAL_JWT_SECRET = "sluice-local-jwt-secret-not-for-production"
@@ -205,8 +205,8 @@ def main() -> None:
             "RECORDS_URL": outputs["RecordsUrl"].rstrip("/"),
             "RECORDS_TABLE": outputs["RecordsTableName"],
             "INGEST_STATE_MACHINE_ARN": outputs["IngestRecordStateMachineArn"],
-            # `cargo lambda watch` serves the bridge the way the HTTP API route calls it.
-            "LOGS_URL": f"{WATCH_URL}/lambda-url/logs-bridge",
+            # The local front end calls the bridge the way the HTTP API route does.
+            "LOGS_URL": f"{FUNCTION_URLS}/lambda-url/logs-bridge",
             "LOGS_APP_KEY": LOCAL_APP_KEY,
             "LOGS_JWT_SECRET": LOCAL_JWT_SECRET,
             "LOGS_BUCKET": outputs["LogsBucketName"],

@@ -5,6 +5,8 @@ operations. This process starts moto's server after patching, in process:
 
 - Lambda invocations (direct Invoke, Step Functions tasks, EventBridge targets) are forwarded to
   `cargo lambda watch`, which serves the workspace's functions by binary name;
+- function URLs are served on SLUICE_FUNCTION_URL_PORT by the front end in function_urls.py,
+  which builds the request event as AWS does and invokes the function through watch;
 - StartSyncExecution runs the execution and answers when it has finished;
 - StartExecution without a name gets a unique one instead of the literal "None";
 - state machines created by CloudFormation land in the executing backend with their
@@ -33,7 +35,11 @@ import urllib.error
 import urllib.request
 import uuid
 
+import function_urls
+
 WATCH_URL = os.environ.get("SLUICE_WATCH_URL", "http://127.0.0.1:9000")
+FUNCTION_URL_PORT = int(os.environ.get("SLUICE_FUNCTION_URL_PORT", "9001"))
+FUNCTION_URLS = f"http://127.0.0.1:{FUNCTION_URL_PORT}"
 STACK_NAME = os.environ.get("SLUICE_STACK_NAME", "sluice")
 INVOKE_TIMEOUT_SECONDS = float(os.environ.get("SLUICE_INVOKE_TIMEOUT", "120"))
 SYNC_EXECUTION_LIMIT_SECONDS = 300
@@ -88,7 +94,7 @@ def patch_lambda() -> None:
 
 
 def add_function_url_resource() -> None:
-    """CloudFormation support for AWS::Lambda::Url, whose URL is where watch serves the function."""
+    """CloudFormation support for AWS::Lambda::Url, whose URL is where the local front end serves it."""
     from moto.awslambda.models import lambda_backends
     from moto.cloudformation import parsing
     from moto.core.common_models import CloudFormationModel
@@ -129,7 +135,7 @@ def add_function_url_resource() -> None:
                 function.function_arn,
                 {k: v for k, v in properties.items() if k in ("AuthType", "Cors", "InvokeMode")},
             )
-            config.url = f"{WATCH_URL}/lambda-url/{binary_for(function.function_name)}/"
+            config.url = f"{FUNCTION_URLS}/lambda-url/{binary_for(function.function_name)}/"
             return cls(function.function_arn, config.url)
 
     parsing.get_model_map.cache_clear()
@@ -634,6 +640,7 @@ def main() -> None:
     fire_scheduled_rules()
     json_sdk_task_results()
     quiet_docker_probe()
+    function_urls.serve(FUNCTION_URL_PORT, invoke_watch)
 
     from moto.server import main as moto_main
 

@@ -21,6 +21,8 @@ export PATH="$venv/bin:$PATH"
 export MOTO_PORT="${SLUICE_MOTO_PORT:-4566}"
 watch_port="${SLUICE_WATCH_PORT:-9000}"
 export SLUICE_WATCH_URL="http://127.0.0.1:$watch_port"
+export SLUICE_FUNCTION_URL_PORT="${SLUICE_FUNCTION_URL_PORT:-9001}"
+function_urls="http://127.0.0.1:$SLUICE_FUNCTION_URL_PORT"
 export SLUICE_STACK_NAME="${SLUICE_STACK_NAME:-sluice}"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
@@ -76,10 +78,10 @@ setsid cargo lambda watch --ignore-changes "${profile[@]}" --invoke-port "$watch
     --env-file "$local_dir/functions.env" </dev/null >"$local_dir/logs/watch.log" 2>&1 &
 echo $! >"$local_dir/watch.pid"
 echo "${profile[*]:-debug}" | tr -d - >"$local_dir/watch.mode"
-# A listing through the function URL proves the whole chain: watch, the function, moto.
-wait_for "cargo lambda watch" 180 curl -sf "$SLUICE_WATCH_URL/lambda-url/records-api/?limit=1"
+# A listing through the function URL proves the whole chain: front end, watch, the function, moto.
+wait_for "cargo lambda watch" 180 curl -sf "$function_urls/lambda-url/records-api/?limit=1"
 # A 403 for a request without a key proves the bridge started: keys read, producer created.
-wait_for "logs-bridge" 60 bash -c "curl -s -o /dev/null -w '%{http_code}' -X POST '$SLUICE_WATCH_URL/lambda-url/logs-bridge/api/v1/logs/app' | grep -q 403"
+wait_for "logs-bridge" 60 bash -c "curl -s -o /dev/null -w '%{http_code}' -X POST '$function_urls/lambda-url/logs-bridge/api/v1/logs/app' | grep -q 403"
 
 echo "starting the local MSK event source poller"
 SLUICE_MSK_MAPPINGS="$local_dir/msk-mappings.json" SLUICE_MSK_DELIVERIES="$local_dir/msk-deliveries" \
