@@ -148,7 +148,8 @@ where
             .collect::<Option<_>>()
             .ok_or_else(invalid_body)?;
         let prefix = format!("s3://{}/", self.settings.inbound_bucket);
-        let mut problems = serde_json::Map::new();
+        // Sorted by name whatever map type serde_json was built with: the answer is stable.
+        let mut problems = std::collections::BTreeMap::<String, Value>::new();
         let mut parts = Vec::with_capacity(files.len());
         for (index, uri) in files.iter().enumerate() {
             let key = match uri.strip_prefix(&prefix) {
@@ -185,7 +186,10 @@ where
         }
         if !problems.is_empty() {
             let mut details = serde_json::Map::new();
-            details.insert("files".into(), Value::Object(problems));
+            details.insert(
+                "files".into(),
+                Value::Object(problems.into_iter().collect()),
+            );
             return Err(Box::new(json_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_files",
@@ -286,7 +290,7 @@ impl ListParams {
     /// The listing's query parameters; each one missing, repeated, unknown or out of range is
     /// named in one 400.
     fn parse(query: &str) -> Result<Self, Box<Response<Body>>> {
-        let mut problems = serde_json::Map::new();
+        let mut problems = std::collections::BTreeMap::<String, Value>::new();
         let mut seen = std::collections::HashMap::new();
         for (name, value) in query
             .split('&')
@@ -344,7 +348,10 @@ impl ListParams {
             return Ok(params);
         }
         let mut details = serde_json::Map::new();
-        details.insert("parameters".into(), Value::Object(problems));
+        details.insert(
+            "parameters".into(),
+            Value::Object(problems.into_iter().collect()),
+        );
         Err(Box::new(json_error(
             StatusCode::BAD_REQUEST,
             "invalid_parameters",
