@@ -47,8 +47,8 @@ impl<'a> EntryIds<'a> {
 
     /// The id of the next entry of the request.
     pub fn next(&mut self, fields: &Map<String, Value>) -> Result<String, EnvelopeError> {
-        let entry =
-            serde_json::to_vec(fields).map_err(|err| EnvelopeError::Unwritable(err.to_string()))?;
+        let mut entry = Vec::with_capacity(256);
+        canonical(fields, &mut entry).map_err(|err| EnvelopeError::Unwritable(err.to_string()))?;
         let mut digest = Sha256::new();
         digest.update(self.stream.as_bytes());
         digest.update([0]);
@@ -59,6 +59,42 @@ impl<'a> EntryIds<'a> {
         self.seen.push(short);
         let hex: String = short.iter().map(|b| format!("{b:02x}")).collect();
         Ok(format!("{}/{hex}.{repeats}", self.key))
+    }
+}
+
+/// An entry as compact JSON with every object's keys in order, so its digest depends on what
+/// was sent, not on the order the app wrote the fields in (nor on how serde_json keeps maps).
+fn canonical(fields: &Map<String, Value>, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    let mut names: Vec<&String> = fields.keys().collect();
+    names.sort_unstable();
+    out.push(b'{');
+    for (i, name) in names.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, name)?;
+        out.push(b':');
+        canonical_value(&fields[name], out)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn canonical_value(value: &Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    match value {
+        Value::Object(map) => canonical(map, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical_value(item, out)?;
+            }
+            out.push(b']');
+            Ok(())
+        }
+        scalar => serde_json::to_writer(&mut *out, scalar),
     }
 }
 
@@ -130,6 +166,48 @@ mod tests {
     use logs::envelope::timestamp;
     use serde_json::json;
     use time::OffsetDateTime;
+
+    /// An object whose fields were inserted in the order given.
+    fn ordered(pairs: &[(&str, Value)]) -> Map<String, Value> {
+        let mut map = Map::new();
+        for (name, value) in pairs {
+            map.insert((*name).into(), value.clone());
+        }
+        map
+    }
+
+    #[test]
+    fn an_entry_id_does_not_depend_on_the_order_of_its_fields() {
+        let inner = |a: i64, b: i64| Value::Object(ordered(&[("y", json!(b)), ("x", json!(a))]));
+        let one = ordered(&[
+            ("desc", json!("é \"q\"")),
+            ("user_id", json!("u")),
+            ("n", inner(1, 2)),
+        ]);
+        let other = ordered(&[
+            (
+                "n",
+                Value::Object(ordered(&[("x", json!(1)), ("y", json!(2))])),
+            ),
+            ("user_id", json!("u")),
+            ("desc", json!("é \"q\"")),
+        ]);
+        let first = EntryIds::new("k", "app").next(&one).unwrap();
+        assert_eq!(EntryIds::new("k", "app").next(&other).unwrap(), first);
+        assert_ne!(
+            EntryIds::new("k", "app")
+                .next(&ordered(&[("desc", json!("other"))]))
+                .unwrap(),
+            first
+        );
+        // The canonical form is serde_json's own compact form of sorted maps.
+        let mut bytes = Vec::new();
+        canonical(&one, &mut bytes).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            r#"{"desc":"é \"q\"","n":{"x":1,"y":2},"user_id":"u"}"#
+        );
+    }
 
     fn arrival() -> Arrival<'static> {
         Arrival {
