@@ -146,7 +146,90 @@ pub async fn read_secure_parameter(
 mod tests {
     use super::*;
     use crate::auth::AuthFailure;
+    use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+    use aws_sdk_ssm::types::{Parameter, ParameterType};
+    use platform::mocks::{self, Rule, answers, json_error, mock};
     use std::sync::{Arc, Mutex};
+
+    async fn ssm(rules: &[&Rule]) -> aws_sdk_ssm::Client {
+        let sdk = mocks::sdk_config().await;
+        aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&sdk)
+                .interceptor(answers(rules))
+                .build(),
+        )
+    }
+
+    fn parameter(value: Option<&str>) -> GetParameterOutput {
+        let mut parameter = Parameter::builder()
+            .name("/sluice/keys")
+            .r#type(ParameterType::SecureString);
+        if let Some(value) = value {
+            parameter = parameter.value(value);
+        }
+        GetParameterOutput::builder()
+            .parameter(parameter.build())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn app_keys_are_read_decrypted_and_split() {
+        let rule = mock!(aws_sdk_ssm::Client::get_parameter)
+            .match_requests(|req| {
+                req.name() == Some("/sluice/keys") && req.with_decryption() == Some(true)
+            })
+            .then_output(|| parameter(Some("one, two,,three")));
+        let keys = app_keys_from_parameter(&ssm(&[&rule]).await, "/sluice/keys")
+            .await
+            .unwrap();
+        let exposed: Vec<&str> = keys.iter().map(Secret::expose).collect();
+        assert_eq!(exposed, ["one", "two", "three"]);
+    }
+
+    #[tokio::test]
+    async fn a_parameter_without_a_value_is_empty_and_a_refusal_unreadable() {
+        let blank = mock!(aws_sdk_ssm::Client::get_parameter).then_output(|| parameter(None));
+        assert_eq!(
+            read_secure_parameter(&ssm(&[&blank]).await, "/sluice/keys").await,
+            Err(KeysError::Empty {
+                name: "/sluice/keys".into()
+            })
+        );
+        let missing = mock!(aws_sdk_ssm::Client::get_parameter)
+            .then_http_response(|| json_error(400, "ParameterNotFound"));
+        let err = read_secure_parameter(&ssm(&[&missing]).await, "/sluice/keys")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, KeysError::Unreadable { name, reason } if name == "/sluice/keys" && reason.contains("ParameterNotFound")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_before_the_read_fails() {
+        let once = mock!(aws_sdk_ssm::Client::get_parameter)
+            .sequence()
+            .http_response(|| json_error(400, "ThrottlingException"))
+            .output(|| parameter(Some("key")))
+            .build();
+        assert_eq!(
+            read_secure_parameter(&ssm(&[&once]).await, "/k")
+                .await
+                .map(|s| s.expose().to_owned()),
+            Ok("key".to_owned())
+        );
+        let always = mock!(aws_sdk_ssm::Client::get_parameter)
+            .sequence()
+            .http_response(|| json_error(400, "ThrottlingException"))
+            .repeatedly()
+            .build();
+        assert!(matches!(
+            read_secure_parameter(&ssm(&[&always]).await, "/k").await,
+            Err(KeysError::Unreadable { .. })
+        ));
+        assert_eq!(always.num_calls(), mocks::ATTEMPTS as usize);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn keys_are_refreshed_every_period_and_kept_when_a_read_fails() {

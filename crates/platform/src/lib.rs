@@ -5,6 +5,8 @@
 pub mod aws;
 pub mod config;
 pub mod http;
+#[cfg(feature = "mocks")]
+pub mod mocks;
 pub mod secret;
 
 pub use aws::{StripEndpointPrefix, aws_config, is_local_endpoint};

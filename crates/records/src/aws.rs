@@ -174,3 +174,294 @@ fn record_from_item(item: &HashMap<String, AttributeValue>) -> Result<Record, Ca
         created_at: text("created_at")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::scan::ScanOutput;
+    use aws_sdk_sfn::operation::start_sync_execution::StartSyncExecutionOutput;
+    use aws_smithy_types::DateTime;
+    use platform::mocks::{self, ATTEMPTS, Rule, answers, json_error, mock};
+
+    const ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:ingest";
+
+    async fn workflow(rules: &[&Rule]) -> SfnWorkflow {
+        let sdk = mocks::sdk_config().await;
+        let config = aws_sdk_sfn::config::Builder::from(&sdk)
+            .interceptor(answers(rules))
+            .build();
+        SfnWorkflow {
+            client: aws_sdk_sfn::Client::from_conf(config),
+            state_machine_arn: ARN.into(),
+        }
+    }
+
+    async fn catalog(rules: &[&Rule]) -> DynamoCatalog {
+        let sdk = mocks::sdk_config().await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(answers(rules))
+            .build();
+        DynamoCatalog {
+            client: aws_sdk_dynamodb::Client::from_conf(config),
+            table_name: "records".into(),
+        }
+    }
+
+    fn input() -> RecordInput {
+        RecordInput {
+            user_name: Some("Asha".into()),
+            email: Some("asha@example.com".into()),
+            pincode: Some("560001".into()),
+        }
+    }
+
+    fn execution(
+        status: SyncExecutionStatus,
+    ) -> aws_sdk_sfn::operation::start_sync_execution::builders::StartSyncExecutionOutputBuilder
+    {
+        StartSyncExecutionOutput::builder()
+            .execution_arn(format!("{ARN}:x"))
+            .start_date(DateTime::from_secs(0))
+            .stop_date(DateTime::from_secs(1))
+            .status(status)
+    }
+
+    fn record(n: usize) -> HashMap<String, AttributeValue> {
+        let id = RecordId::for_fields(&format!("user {n}"), "a@b.com", "1234");
+        HashMap::from([
+            ("id".to_owned(), AttributeValue::S(id.to_string())),
+            (
+                "user_name".to_owned(),
+                AttributeValue::S(format!("user {n}")),
+            ),
+            ("email".to_owned(), AttributeValue::S("a@b.com".into())),
+            ("pincode".to_owned(), AttributeValue::S("1234".into())),
+            (
+                "created_at".to_owned(),
+                AttributeValue::S("2026-01-01T00:00:00Z".into()),
+            ),
+        ])
+    }
+
+    #[tokio::test]
+    async fn the_submission_goes_to_the_state_machine_and_its_record_comes_back() {
+        let stored = Record {
+            id: RecordId::for_fields("Asha", "asha@example.com", "560001"),
+            user_name: "Asha".into(),
+            email: "asha@example.com".into(),
+            pincode: "560001".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let output = serde_json::to_string(&stored).unwrap();
+        let rule = mock!(aws_sdk_sfn::Client::start_sync_execution)
+            .match_requests(|req| {
+                req.state_machine_arn() == Some(ARN)
+                    && req.input().is_some_and(|i| {
+                        serde_json::from_str::<RecordInput>(i).ok() == Some(input())
+                    })
+            })
+            .then_output(move || {
+                execution(SyncExecutionStatus::Succeeded)
+                    .output(output.clone())
+                    .build()
+                    .unwrap()
+            });
+        let outcome = workflow(&[&rule]).await.ingest(&input()).await;
+        assert_eq!(outcome, Ok(IngestOutcome::Stored(stored)));
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_validation_failure_is_the_refused_fields() {
+        let rule = mock!(aws_sdk_sfn::Client::start_sync_execution).then_output(|| {
+            execution(SyncExecutionStatus::Failed)
+                .error(VALIDATION_FAILED)
+                .cause(r#"{"pincode":"must be 4 to 6 digits"}"#)
+                .build()
+                .unwrap()
+        });
+        let outcome = workflow(&[&rule]).await.ingest(&input()).await;
+        assert_eq!(
+            outcome,
+            Ok(IngestOutcome::Rejected(FieldProblems::from([(
+                "pincode".into(),
+                "must be 4 to 6 digits".into()
+            )])))
+        );
+    }
+
+    #[tokio::test]
+    async fn other_failures_and_odd_outputs_are_errors_naming_what_happened() {
+        let failed = mock!(aws_sdk_sfn::Client::start_sync_execution).then_output(|| {
+            execution(SyncExecutionStatus::Failed)
+                .error("States.Timeout")
+                .build()
+                .unwrap()
+        });
+        assert_eq!(
+            workflow(&[&failed]).await.ingest(&input()).await,
+            Err(IngestError::WorkflowFailed {
+                error: "States.Timeout".into()
+            })
+        );
+        let odd = mock!(aws_sdk_sfn::Client::start_sync_execution).then_output(|| {
+            execution(SyncExecutionStatus::Succeeded)
+                .output(r#"{"not":"a record"}"#)
+                .build()
+                .unwrap()
+        });
+        assert!(matches!(
+            workflow(&[&odd]).await.ingest(&input()).await,
+            Err(IngestError::UnexpectedOutput(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_and_reported_only_when_it_outlasts_the_retries() {
+        let once = mock!(aws_sdk_sfn::Client::start_sync_execution)
+            .sequence()
+            .http_response(|| json_error(400, "ThrottlingException"))
+            .output(|| {
+                execution(SyncExecutionStatus::Failed)
+                    .error(VALIDATION_FAILED)
+                    .cause("{}")
+                    .build()
+                    .unwrap()
+            })
+            .build();
+        assert_eq!(
+            workflow(&[&once]).await.ingest(&input()).await,
+            Ok(IngestOutcome::Rejected(FieldProblems::new()))
+        );
+        assert_eq!(once.num_calls(), 2);
+
+        let always = mock!(aws_sdk_sfn::Client::start_sync_execution)
+            .sequence()
+            .http_response(|| json_error(400, "ThrottlingException"))
+            .repeatedly()
+            .build();
+        assert_eq!(
+            workflow(&[&always]).await.ingest(&input()).await,
+            Err(IngestError::Throttled)
+        );
+        assert_eq!(always.num_calls(), ATTEMPTS as usize);
+    }
+
+    #[tokio::test]
+    async fn a_refused_start_is_a_workflow_failure_and_a_dead_service_is_unavailable() {
+        let missing = mock!(aws_sdk_sfn::Client::start_sync_execution)
+            .then_http_response(|| json_error(400, "StateMachineDoesNotExist"));
+        assert_eq!(
+            workflow(&[&missing]).await.ingest(&input()).await,
+            Err(IngestError::WorkflowFailed {
+                error: "StateMachineDoesNotExist".into()
+            })
+        );
+        let down = mock!(aws_sdk_sfn::Client::start_sync_execution)
+            .sequence()
+            .http_status(503, None)
+            .repeatedly()
+            .build();
+        assert!(matches!(
+            workflow(&[&down]).await.ingest(&input()).await,
+            Err(IngestError::WorkflowFailed { .. } | IngestError::Unavailable(_))
+        ));
+        assert_eq!(down.num_calls(), ATTEMPTS as usize);
+    }
+
+    #[tokio::test]
+    async fn a_page_asks_for_one_item_more_to_know_whether_another_follows() {
+        let items: Vec<_> = (0..4).map(record).collect();
+        let fourth = RecordId::parse(items[2]["id"].as_s().unwrap()).unwrap();
+        let rule = mock!(aws_sdk_dynamodb::Client::scan)
+            .match_requests(|req| req.limit() == Some(4) && req.table_name() == Some("records"))
+            .then_output(move || ScanOutput::builder().set_items(Some(items.clone())).build());
+        let page = catalog(&[&rule]).await.list(3, None).await.unwrap();
+        assert_eq!(page.records.len(), 3);
+        assert_eq!(page.next_after, Some(fourth));
+    }
+
+    #[tokio::test]
+    async fn a_short_page_with_a_continuation_key_still_has_a_next_page() {
+        let items: Vec<_> = (0..2).map(record).collect();
+        let last = RecordId::parse(items[1]["id"].as_s().unwrap()).unwrap();
+        let after = RecordId::for_fields("before", "a@b.com", "1234");
+        let expected_start = after.to_string();
+        let rule = mock!(aws_sdk_dynamodb::Client::scan)
+            .match_requests(move |req| {
+                req.exclusive_start_key()
+                    .and_then(|k| k.get("id"))
+                    .and_then(|v| v.as_s().ok())
+                    == Some(&expected_start)
+            })
+            .then_output(move || {
+                ScanOutput::builder()
+                    .set_items(Some(items.clone()))
+                    .last_evaluated_key("id", AttributeValue::S("x".into()))
+                    .build()
+            });
+        let page = catalog(&[&rule]).await.list(5, Some(&after)).await.unwrap();
+        assert_eq!(page.records.len(), 2);
+        assert_eq!(page.next_after, Some(last));
+
+        let end = mock!(aws_sdk_dynamodb::Client::scan).then_output(|| {
+            ScanOutput::builder()
+                .set_items(Some(vec![record(9)]))
+                .build()
+        });
+        assert_eq!(
+            catalog(&[&end])
+                .await
+                .list(5, None)
+                .await
+                .unwrap()
+                .next_after,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn listing_throttled_past_the_retries_is_throttled_and_bad_items_are_corrupt() {
+        let throttled = mock!(aws_sdk_dynamodb::Client::scan)
+            .sequence()
+            .http_response(|| {
+                json_error(
+                    400,
+                    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                )
+            })
+            .repeatedly()
+            .build();
+        assert_eq!(
+            catalog(&[&throttled]).await.list(5, None).await,
+            Err(CatalogError::Throttled)
+        );
+        for broken in [
+            {
+                let mut item = record(1);
+                item.remove("email");
+                item
+            },
+            {
+                let mut item = record(1);
+                item.insert("pincode".into(), AttributeValue::N("1234".into()));
+                item
+            },
+            {
+                let mut item = record(1);
+                item.insert("id".into(), AttributeValue::S("not an id".into()));
+                item
+            },
+        ] {
+            let rule = mock!(aws_sdk_dynamodb::Client::scan).then_output(move || {
+                ScanOutput::builder()
+                    .set_items(Some(vec![broken.clone()]))
+                    .build()
+            });
+            assert!(matches!(
+                catalog(&[&rule]).await.list(5, None).await,
+                Err(CatalogError::Corrupt(_))
+            ));
+        }
+    }
+}

@@ -450,6 +450,206 @@ impl RunCatalog for DynamoLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+    use platform::mocks::{self, Rule, answers, http_response, json_error, mock};
+    use serde_json::{Value, json};
+
+    async fn ledger(rules: &[&Rule]) -> DynamoLedger {
+        let sdk = mocks::sdk_config().await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(answers(rules))
+            .build();
+        DynamoLedger::from_client(Client::from_conf(config), "runs".into())
+    }
+
+    fn queued() -> Run {
+        Run::queued(
+            InputObject {
+                bucket: "in".into(),
+                key: "day/2026-11-23.tsv".into(),
+                version: ObjectVersion::VersionId("v1".into()),
+                size: 42,
+            },
+            Engine::Lambda,
+            "out",
+            "2026-11-23T10:00:00.000Z",
+        )
+    }
+
+    /// An attribute value as DynamoDB's JSON protocol writes it.
+    fn wire(value: &AttributeValue) -> Value {
+        match value {
+            AttributeValue::S(s) => json!({ "S": s }),
+            AttributeValue::N(n) => json!({ "N": n }),
+            AttributeValue::Bool(b) => json!({ "BOOL": b }),
+            AttributeValue::Null(_) => json!({ "NULL": true }),
+            AttributeValue::Ss(ss) => json!({ "SS": ss }),
+            AttributeValue::L(items) => json!({ "L": items.iter().map(wire).collect::<Vec<_>>() }),
+            AttributeValue::M(map) => json!({ "M": wire_item(map) }),
+            other => panic!("no wire form for {other:?} in this test"),
+        }
+    }
+
+    fn wire_item(item: &Item) -> Value {
+        Value::Object(item.iter().map(|(k, v)| (k.clone(), wire(v))).collect())
+    }
+
+    /// The answer DynamoDB gives a PutItem whose condition failed, with the item already there.
+    fn condition_failed_with(item: &Item) -> platform::mocks::Response {
+        let body = json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            "message": "The conditional request failed",
+            "Item": wire_item(item),
+        });
+        http_response(400, body.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_first_delivery_writes_the_run_only_if_absent() {
+        let run = queued();
+        let put = mock!(Client::put_item)
+            .match_requests(|req| {
+                req.condition_expression() == Some("attribute_not_exists(run_id)")
+                    && req.table_name() == Some("runs")
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        assert_eq!(ledger(&[&put]).await.record(&run).await, Ok(Recorded::New));
+        assert_eq!(put.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_gets_the_run_as_the_ledger_has_it() {
+        let mut existing = queued();
+        existing.status = RunStatus::Running;
+        existing.attempts = 1;
+        let item = item_from_run(&existing);
+        let put = mock!(Client::put_item).then_http_response(move || condition_failed_with(&item));
+        assert_eq!(
+            ledger(&[&put]).await.record(&queued()).await,
+            Ok(Recorded::Existing(Box::new(existing)))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_condition_failure_without_the_old_item_reads_it() {
+        let existing = queued();
+        let item = item_from_run(&existing);
+        let put = mock!(Client::put_item).then_http_response(|| {
+            json_error(
+                400,
+                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            )
+        });
+        let get = mock!(Client::get_item)
+            .match_requests(|req| req.consistent_read() == Some(true))
+            .then_output(move || {
+                GetItemOutput::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+            });
+        assert_eq!(
+            ledger(&[&put, &get]).await.record(&existing).await,
+            Ok(Recorded::Existing(Box::new(existing.clone())))
+        );
+        assert_eq!(get.num_calls(), 1);
+
+        let vanished = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
+        let put = mock!(Client::put_item).then_http_response(|| {
+            json_error(
+                400,
+                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            )
+        });
+        assert!(matches!(
+            ledger(&[&put, &vanished]).await.record(&existing).await,
+            Err(LedgerError::Corrupt(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn throttling_past_the_retries_is_throttled_and_a_refusal_is_not_retried() {
+        let throttled = mock!(Client::put_item)
+            .sequence()
+            .http_response(|| {
+                json_error(
+                    400,
+                    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                )
+            })
+            .repeatedly()
+            .build();
+        assert_eq!(
+            ledger(&[&throttled]).await.record(&queued()).await,
+            Err(LedgerError::Throttled)
+        );
+        assert_eq!(throttled.num_calls(), mocks::ATTEMPTS as usize);
+
+        let denied = mock!(Client::put_item)
+            .sequence()
+            .http_response(|| json_error(400, "AccessDeniedException"))
+            .repeatedly()
+            .build();
+        assert!(matches!(
+            ledger(&[&denied]).await.record(&queued()).await,
+            Err(LedgerError::Refused(_))
+        ));
+        assert_eq!(denied.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_alert_is_claimed_once() {
+        let mut failed = queued();
+        failed.status = RunStatus::Failed;
+        failed.alerted_at = Some("2026-11-23T10:05:00Z".into());
+        let item = item_from_run(&failed);
+        let claim = mock!(Client::update_item)
+            .match_requests(|req| {
+                req.condition_expression()
+                    .is_some_and(|c| c.contains("attribute_not_exists(alerted_at)"))
+            })
+            .then_output(move || {
+                UpdateItemOutput::builder()
+                    .set_attributes(Some(item.clone()))
+                    .build()
+            });
+        let ledger_a = ledger(&[&claim]).await;
+        assert_eq!(
+            ledger_a
+                .claim_alert(&failed.run_id, "2026-11-23T10:05:00Z")
+                .await,
+            Ok(Some(failed.clone()))
+        );
+        let taken = mock!(Client::update_item).then_http_response(|| {
+            json_error(
+                400,
+                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            )
+        });
+        assert_eq!(
+            ledger(&[&taken])
+                .await
+                .claim_alert(&failed.run_id, "2026-11-23T10:06:00Z")
+                .await,
+            Ok(None)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_stored_run_is_corrupt_not_a_panic() {
+        let mut item = item_from_run(&queued());
+        item.insert("attempts".into(), AttributeValue::S("two".into()));
+        let get = mock!(Client::get_item).then_output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(item.clone()))
+                .build()
+        });
+        assert!(matches!(
+            ledger(&[&get]).await.get(&queued().run_id).await,
+            Err(LedgerError::Corrupt(_))
+        ));
+    }
 
     #[test]
     fn a_run_survives_the_round_trip_through_an_item() {

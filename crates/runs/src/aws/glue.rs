@@ -43,3 +43,70 @@ impl GlueRuns for GlueJobRuns {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
+    use aws_sdk_glue::types::JobRun;
+    use platform::mocks::{self, Rule, answers, json_error, mock};
+
+    async fn runs(rules: &[&Rule]) -> GlueJobRuns {
+        let sdk = mocks::sdk_config().await;
+        GlueJobRuns {
+            client: Client::from_conf(
+                aws_sdk_glue::config::Builder::from(&sdk)
+                    .interceptor(answers(rules))
+                    .build(),
+            ),
+        }
+    }
+
+    fn job_run(arguments: &[(&str, &str)]) -> GetJobRunOutput {
+        let mut run = JobRun::builder().id("jr_1");
+        for (name, value) in arguments {
+            run = run.arguments(*name, *value);
+        }
+        GetJobRunOutput::builder().job_run(run.build()).build()
+    }
+
+    #[tokio::test]
+    async fn a_job_run_names_its_run_through_the_workflow_argument() {
+        let run_id = "0123456789abcdef0123456789abcdef";
+        let rule = mock!(Client::get_job_run)
+            .match_requests(|req| req.job_name() == Some("hits") && req.run_id() == Some("jr_1"))
+            .then_output(move || job_run(&[(RUN_ID_ARGUMENT, run_id), ("--input", "s3://in/k")]));
+        assert_eq!(
+            runs(&[&rule]).await.origin("hits", "jr_1").await,
+            Ok(GlueRunOrigin::Workflow(RunId::parse(run_id).unwrap()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_job_run_started_elsewhere_is_other_with_its_input() {
+        for arguments in [
+            vec![("--input", "s3://in/k")],
+            vec![(RUN_ID_ARGUMENT, "not a run id"), ("--input", "s3://in/k")],
+        ] {
+            let rule = mock!(Client::get_job_run).then_output(move || job_run(&arguments));
+            assert_eq!(
+                runs(&[&rule]).await.origin("hits", "jr_1").await,
+                Ok(GlueRunOrigin::Other {
+                    input: Some("s3://in/k".into())
+                })
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_job_run_is_an_error_naming_why() {
+        let rule = mock!(Client::get_job_run)
+            .then_http_response(|| json_error(400, "EntityNotFoundException"));
+        let err = runs(&[&rule])
+            .await
+            .origin("hits", "jr_9")
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("EntityNotFoundException"), "{err}");
+    }
+}

@@ -286,4 +286,75 @@ mod linking {
             Ok(request.uri().to_owned())
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+        use platform::mocks::{self, Rule, answers, http_response, mock};
+
+        async fn objects(rules: &[&Rule]) -> S3Objects {
+            let sdk = mocks::sdk_config().await;
+            S3Objects::new(Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .interceptor(answers(rules))
+                    .build(),
+            ))
+        }
+
+        #[tokio::test]
+        async fn an_object_is_known_by_its_version_or_else_its_etag() {
+            for (version, etag, expected) in [
+                (
+                    Some("v7"),
+                    Some("\"e1\""),
+                    ObjectVersion::VersionId("v7".into()),
+                ),
+                (
+                    Some("null"),
+                    Some("\"e1\""),
+                    ObjectVersion::Etag("e1".into()),
+                ),
+                (None, Some("\"e1\""), ObjectVersion::Etag("e1".into())),
+                (None, None, ObjectVersion::Unknown),
+            ] {
+                let rule = mock!(Client::head_object)
+                    .match_requests(|req| {
+                        req.bucket() == Some("in") && req.key() == Some("a b.tsv")
+                    })
+                    .then_output(move || {
+                        HeadObjectOutput::builder()
+                            .content_length(42)
+                            .set_version_id(version.map(str::to_owned))
+                            .set_e_tag(etag.map(str::to_owned))
+                            .build()
+                    });
+                assert_eq!(
+                    objects(&[&rule]).await.head("in", "a b.tsv").await,
+                    Ok(Some(ObjectHead {
+                        size: 42,
+                        version: expected
+                    }))
+                );
+            }
+        }
+
+        #[tokio::test]
+        async fn a_missing_object_is_none_and_a_failing_store_an_error() {
+            let missing =
+                mock!(Client::head_object).then_http_response(|| http_response(404, String::new()));
+            assert_eq!(objects(&[&missing]).await.head("in", "k").await, Ok(None));
+
+            let failing = mock!(Client::head_object)
+                .sequence()
+                .http_status(500, None)
+                .repeatedly()
+                .build();
+            assert!(matches!(
+                objects(&[&failing]).await.head("in", "k").await,
+                Err(ReadError::Unavailable(_))
+            ));
+            assert_eq!(failing.num_calls(), mocks::ATTEMPTS as usize);
+        }
+    }
 }

@@ -83,3 +83,132 @@ where
 {
     StartError::Unavailable(super::describe(&err))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{Engine, InputObject, ObjectVersion, Run};
+    use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+    use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
+    use aws_sdk_sfn::types::ExecutionStatus;
+    use aws_smithy_types::DateTime;
+    use platform::mocks::{self, Rule, answers, json_error, mock};
+
+    const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:process";
+
+    async fn starter(rules: &[&Rule]) -> SfnStarter {
+        let sdk = mocks::sdk_config().await;
+        let config = aws_sdk_sfn::config::Builder::from(&sdk)
+            .interceptor(answers(rules))
+            .build();
+        SfnStarter {
+            client: Client::from_conf(config),
+            state_machine_arn: MACHINE.into(),
+        }
+    }
+
+    fn run() -> Run {
+        Run::queued(
+            InputObject {
+                bucket: "in".into(),
+                key: "k.tsv".into(),
+                version: ObjectVersion::VersionId("v".into()),
+                size: 1,
+            },
+            Engine::Lambda,
+            "out",
+            "2026-11-23T10:00:00.000Z",
+        )
+    }
+
+    #[tokio::test]
+    async fn the_execution_is_named_after_the_run_so_a_second_start_is_the_same_one() {
+        let run = run();
+        let name = run.run_id.as_str().to_owned();
+        let started = mock!(Client::start_execution)
+            .match_requests(move |req| {
+                req.name() == Some(name.as_str()) && req.state_machine_arn() == Some(MACHINE)
+            })
+            .then_output(|| {
+                StartExecutionOutput::builder()
+                    .execution_arn("arn:x")
+                    .start_date(DateTime::from_secs(0))
+                    .build()
+                    .unwrap()
+            });
+        assert_eq!(
+            starter(&[&started]).await.start(&run.request()).await,
+            Ok(())
+        );
+        assert_eq!(started.num_calls(), 1);
+
+        let exists = mock!(Client::start_execution)
+            .then_http_response(|| json_error(400, "ExecutionAlreadyExists"));
+        assert_eq!(
+            starter(&[&exists]).await.start(&run.request()).await,
+            Ok(())
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_past_the_retries_and_refusals_are_start_errors() {
+        let throttled = mock!(Client::start_execution)
+            .sequence()
+            .http_response(|| json_error(400, "ThrottlingException"))
+            .repeatedly()
+            .build();
+        assert_eq!(
+            starter(&[&throttled]).await.start(&run().request()).await,
+            Err(StartError::Throttled)
+        );
+        let missing = mock!(Client::start_execution)
+            .then_http_response(|| json_error(400, "StateMachineDoesNotExist"));
+        assert!(matches!(
+            starter(&[&missing]).await.start(&run().request()).await,
+            Err(StartError::Unavailable(why)) if why.contains("StateMachineDoesNotExist")
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_execution_is_looked_up_by_the_run_and_may_not_exist() {
+        let run = run();
+        let expected = format!(
+            "arn:aws:states:us-east-1:123456789012:execution:process:{}",
+            run.run_id
+        );
+        let wanted = expected.clone();
+        let described = mock!(Client::describe_execution)
+            .match_requests(move |req| req.execution_arn() == Some(wanted.as_str()))
+            .then_output(|| {
+                DescribeExecutionOutput::builder()
+                    .execution_arn("arn:x")
+                    .state_machine_arn(MACHINE)
+                    .status(ExecutionStatus::Failed)
+                    .error("States.TaskFailed")
+                    .start_date(DateTime::from_secs(0))
+                    .build()
+                    .unwrap()
+            });
+        let view = starter(&[&described])
+            .await
+            .execution(&run.run_id)
+            .await
+            .unwrap()
+            .expect("an execution");
+        assert_eq!(
+            (
+                view.arn.as_str(),
+                view.status.as_str(),
+                view.error.as_deref()
+            ),
+            (expected.as_str(), "FAILED", Some("States.TaskFailed"))
+        );
+
+        let absent = mock!(Client::describe_execution)
+            .then_http_response(|| json_error(400, "ExecutionDoesNotExist"));
+        assert_eq!(
+            starter(&[&absent]).await.execution(&run.run_id).await,
+            Ok(None)
+        );
+    }
+}

@@ -44,3 +44,72 @@ impl AlertPublisher for SnsPublisher {
             .map_err(|err| PublishError(super::describe(&err)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::RunId;
+    use aws_sdk_sns::operation::publish::PublishOutput;
+    use platform::mocks::{self, Rule, answers, http_response, mock};
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:alerts";
+
+    async fn publisher(rules: &[&Rule]) -> SnsPublisher {
+        let sdk = mocks::sdk_config().await;
+        SnsPublisher {
+            client: Client::from_conf(
+                aws_sdk_sns::config::Builder::from(&sdk)
+                    .interceptor(answers(rules))
+                    .build(),
+            ),
+            topic_arn: TOPIC.into(),
+        }
+    }
+
+    fn alert() -> Alert {
+        Alert {
+            subject: "sluice: run failed".into(),
+            message: "the run failed twice".into(),
+            run_id: RunId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+            state: "failed".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alert_carries_its_run_and_state_as_attributes() {
+        let rule = mock!(Client::publish)
+            .match_requests(|req| {
+                let attribute = |name: &str| {
+                    req.message_attributes()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.string_value())
+                        .map(str::to_owned)
+                };
+                req.topic_arn() == Some(TOPIC)
+                    && req.subject() == Some("sluice: run failed")
+                    && attribute("run_id").as_deref() == Some("0123456789abcdef0123456789abcdef")
+                    && attribute("state").as_deref() == Some("failed")
+            })
+            .then_output(|| PublishOutput::builder().message_id("m-1").build());
+        assert_eq!(publisher(&[&rule]).await.publish(&alert()).await, Ok(()));
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_publish_is_an_error_naming_why() {
+        let rule = mock!(Client::publish).then_http_response(|| {
+            http_response(
+                400,
+                "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameter</Code>\
+                 <Message>Subject too long</Message></Error></ErrorResponse>"
+                    .into(),
+            )
+        });
+        let err = publisher(&[&rule])
+            .await
+            .publish(&alert())
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("InvalidParameter"), "{err}");
+    }
+}
