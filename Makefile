@@ -11,8 +11,11 @@ LINT_VENV = $(shell infra/local/bootstrap.sh infra/lint/requirements.lock)
 NODE_LINT = $(shell infra/lint/install-node-tools.sh)
 ASL := $(wildcard statemachines/*.asl.json)
 MACHETE = $(shell infra/local/install-crate.sh cargo-machete 0.9.2 cargo-machete)
+CARGO_FUZZ = $(shell infra/local/install-crate.sh cargo-fuzz 0.13.2 cargo-fuzz)
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= records_request logs_request app_key hit_data aws_events
 
-.PHONY: help demo up down test lint test-unit test-glue test-e2e e2e-suites bench deploy tools
+.PHONY: help demo up down test lint test-unit test-glue test-e2e e2e-suites bench fuzz deploy tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +65,13 @@ bench: ## benchmarks: validation, function init and size, the ETL engine against
 	$(VENV)/bin/python bench/etl.py
 	$(VENV)/bin/python bench/logs.py
 	SLUICE_WATCH_RELEASE=1 SLUICE_ETL_RANGE_BYTES=8388608 infra/local/with-stack.sh $(VENV)/bin/python bench/etl_pipeline.py
+
+fuzz: ## each fuzz target for FUZZ_SECONDS (600) on stable Rust (libFuzzer, no sanitizer); crashes land in fuzz/artifacts/
+	for target in $(FUZZ_TARGETS); do \
+	    mkdir -p fuzz/corpus/$$target; \
+	    (cd fuzz && $(CARGO_FUZZ) fuzz run --sanitizer none $$target corpus/$$target seeds/$$target -- \
+	        -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) || exit 1; \
+	done
 
 deploy: ## build and deploy to AWS with SAM (needs AWS credentials)
 	$(VENV)/bin/sam build
