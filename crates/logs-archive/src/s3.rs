@@ -45,15 +45,11 @@ impl ObjectStore for S3Store {
 mod tests {
     use super::*;
     use aws_sdk_s3::operation::put_object::PutObjectOutput;
-    use platform::mocks::{self, Rule, answers, http_response, mock};
+    use platform::mocks::{self, Rule, always, http_response, mock};
 
     async fn store(rules: &[&Rule]) -> S3Store {
-        let sdk = mocks::sdk_config().await;
-        let config = aws_sdk_s3::config::Builder::from(&sdk)
-            .interceptor(answers(rules))
-            .build();
         S3Store {
-            client: Client::from_conf(config),
+            client: platform::mocked_client!(aws_sdk_s3, rules),
             bucket: "logs".into(),
         }
     }
@@ -91,17 +87,13 @@ mod tests {
         assert_eq!(err.key, "logs/mobile-logs/2026/11/23/part.jsonl.gz");
         assert!(err.reason.contains("AccessDenied"), "{}", err.reason);
 
-        let slow_down = mock!(Client::put_object)
-            .sequence()
-            .http_response(|| {
-                http_response(
-                    503,
-                    "<Error><Code>SlowDown</Code><Message>Reduce your request rate</Message></Error>"
-                        .into(),
-                )
-            })
-            .repeatedly()
-            .build();
+        let slow_down = always(mock!(Client::put_object), || {
+            http_response(
+                503,
+                "<Error><Code>SlowDown</Code><Message>Reduce your request rate</Message></Error>"
+                    .into(),
+            )
+        });
         let err = store(&[&slow_down]).await.put(object()).await.unwrap_err();
         assert!(err.reason.contains("SlowDown"), "{}", err.reason);
         assert_eq!(slow_down.num_calls(), mocks::ATTEMPTS as usize);

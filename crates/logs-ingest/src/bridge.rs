@@ -148,16 +148,11 @@ mod tests {
     use crate::auth::AuthFailure;
     use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
     use aws_sdk_ssm::types::{Parameter, ParameterType};
-    use platform::mocks::{self, Rule, answers, json_error, mock};
+    use platform::mocks::{self, Rule, always, mock, service_error};
     use std::sync::{Arc, Mutex};
 
     async fn ssm(rules: &[&Rule]) -> aws_sdk_ssm::Client {
-        let sdk = mocks::sdk_config().await;
-        aws_sdk_ssm::Client::from_conf(
-            aws_sdk_ssm::config::Builder::from(&sdk)
-                .interceptor(answers(rules))
-                .build(),
-        )
+        platform::mocked_client!(aws_sdk_ssm, rules)
     }
 
     fn parameter(value: Option<&str>) -> GetParameterOutput {
@@ -196,7 +191,7 @@ mod tests {
             })
         );
         let missing = mock!(aws_sdk_ssm::Client::get_parameter)
-            .then_http_response(|| json_error(400, "ParameterNotFound"));
+            .then_http_response(|| service_error(400, "ParameterNotFound"));
         let err = read_secure_parameter(&ssm(&[&missing]).await, "/sluice/keys")
             .await
             .unwrap_err();
@@ -210,7 +205,7 @@ mod tests {
     async fn throttling_is_retried_before_the_read_fails() {
         let once = mock!(aws_sdk_ssm::Client::get_parameter)
             .sequence()
-            .http_response(|| json_error(400, "ThrottlingException"))
+            .http_response(|| service_error(400, "ThrottlingException"))
             .output(|| parameter(Some("key")))
             .build();
         assert_eq!(
@@ -219,16 +214,14 @@ mod tests {
                 .map(|s| s.expose().to_owned()),
             Ok("key".to_owned())
         );
-        let always = mock!(aws_sdk_ssm::Client::get_parameter)
-            .sequence()
-            .http_response(|| json_error(400, "ThrottlingException"))
-            .repeatedly()
-            .build();
+        let throttled = always(mock!(aws_sdk_ssm::Client::get_parameter), || {
+            service_error(400, "ThrottlingException")
+        });
         assert!(matches!(
-            read_secure_parameter(&ssm(&[&always]).await, "/k").await,
+            read_secure_parameter(&ssm(&[&throttled]).await, "/k").await,
             Err(KeysError::Unreadable { .. })
         ));
-        assert_eq!(always.num_calls(), mocks::ATTEMPTS as usize);
+        assert_eq!(throttled.num_calls(), mocks::ATTEMPTS as usize);
     }
 
     #[tokio::test(start_paused = true)]

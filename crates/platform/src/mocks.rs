@@ -15,7 +15,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode};
 
-pub use aws_smithy_mocks::{Rule, mock};
+pub use aws_smithy_mocks::{Rule, RuleBuilder, mock};
 pub use aws_smithy_runtime_api::http::Response;
 
 /// At most this many attempts per call, as the SDK's standard retry mode makes.
@@ -45,6 +45,33 @@ pub fn answers(rules: &[&Rule]) -> MockResponseInterceptor {
     )
 }
 
+/// A service client of `$sdk` (an `aws_sdk_*` crate) whose calls are answered by `$rules`
+/// (`&[&Rule]`); used inside an async test.
+#[macro_export]
+macro_rules! mocked_client {
+    ($sdk:ident, $rules:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from(&$crate::mocks::sdk_config().await)
+                .interceptor($crate::mocks::answers($rules))
+                .build(),
+        )
+    };
+}
+
+/// A rule that gives `answer` to every attempt of every call it matches: a fault that outlasts
+/// the SDK's retries.
+pub fn always<I, O, E>(
+    rule: RuleBuilder<I, O, E>,
+    answer: impl Fn() -> Response + Send + Sync + 'static,
+) -> Rule
+where
+    I: std::fmt::Debug + Send + Sync + 'static,
+    O: std::fmt::Debug + Send + Sync + 'static,
+    E: std::fmt::Debug + Send + Sync + std::error::Error + 'static,
+{
+    rule.sequence().http_response(answer).repeatedly().build()
+}
+
 /// An HTTP response as a service would send it.
 pub fn http_response(status: u16, body: String) -> Response {
     aws_smithy_runtime_api::http::Response::new(
@@ -55,9 +82,14 @@ pub fn http_response(status: u16, body: String) -> Response {
 
 /// An error of the AWS JSON protocols (DynamoDB, Step Functions, SSM, Glue), named by its
 /// `__type`.
-pub fn json_error(status: u16, error_type: &str) -> Response {
+pub fn service_error(status: u16, error_type: &str) -> Response {
     http_response(
         status,
         format!(r#"{{"__type":"{error_type}","message":"refused by the test"}}"#),
     )
+}
+
+/// A DynamoDB error, named as DynamoDB names it (with its protocol's namespace).
+pub fn dynamodb_error(name: &str) -> Response {
+    service_error(400, &format!("com.amazonaws.dynamodb.v20120810#{name}"))
 }

@@ -181,28 +181,22 @@ mod tests {
     use aws_sdk_dynamodb::operation::scan::ScanOutput;
     use aws_sdk_sfn::operation::start_sync_execution::StartSyncExecutionOutput;
     use aws_smithy_types::DateTime;
-    use platform::mocks::{self, ATTEMPTS, Rule, answers, json_error, mock};
+    use platform::mocks::{
+        ATTEMPTS, Rule, always, dynamodb_error, http_response, mock, service_error,
+    };
 
     const ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:ingest";
 
     async fn workflow(rules: &[&Rule]) -> SfnWorkflow {
-        let sdk = mocks::sdk_config().await;
-        let config = aws_sdk_sfn::config::Builder::from(&sdk)
-            .interceptor(answers(rules))
-            .build();
         SfnWorkflow {
-            client: aws_sdk_sfn::Client::from_conf(config),
+            client: platform::mocked_client!(aws_sdk_sfn, rules),
             state_machine_arn: ARN.into(),
         }
     }
 
     async fn catalog(rules: &[&Rule]) -> DynamoCatalog {
-        let sdk = mocks::sdk_config().await;
-        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(answers(rules))
-            .build();
         DynamoCatalog {
-            client: aws_sdk_dynamodb::Client::from_conf(config),
+            client: platform::mocked_client!(aws_sdk_dynamodb, rules),
             table_name: "records".into(),
         }
     }
@@ -320,7 +314,7 @@ mod tests {
     async fn throttling_is_retried_and_reported_only_when_it_outlasts_the_retries() {
         let once = mock!(aws_sdk_sfn::Client::start_sync_execution)
             .sequence()
-            .http_response(|| json_error(400, "ThrottlingException"))
+            .http_response(|| service_error(400, "ThrottlingException"))
             .output(|| {
                 execution(SyncExecutionStatus::Failed)
                     .error(VALIDATION_FAILED)
@@ -335,33 +329,29 @@ mod tests {
         );
         assert_eq!(once.num_calls(), 2);
 
-        let always = mock!(aws_sdk_sfn::Client::start_sync_execution)
-            .sequence()
-            .http_response(|| json_error(400, "ThrottlingException"))
-            .repeatedly()
-            .build();
+        let throttled = always(mock!(aws_sdk_sfn::Client::start_sync_execution), || {
+            service_error(400, "ThrottlingException")
+        });
         assert_eq!(
-            workflow(&[&always]).await.ingest(&input()).await,
+            workflow(&[&throttled]).await.ingest(&input()).await,
             Err(IngestError::Throttled)
         );
-        assert_eq!(always.num_calls(), ATTEMPTS as usize);
+        assert_eq!(throttled.num_calls(), ATTEMPTS as usize);
     }
 
     #[tokio::test]
     async fn a_refused_start_is_a_workflow_failure_and_a_dead_service_is_unavailable() {
         let missing = mock!(aws_sdk_sfn::Client::start_sync_execution)
-            .then_http_response(|| json_error(400, "StateMachineDoesNotExist"));
+            .then_http_response(|| service_error(400, "StateMachineDoesNotExist"));
         assert_eq!(
             workflow(&[&missing]).await.ingest(&input()).await,
             Err(IngestError::WorkflowFailed {
                 error: "StateMachineDoesNotExist".into()
             })
         );
-        let down = mock!(aws_sdk_sfn::Client::start_sync_execution)
-            .sequence()
-            .http_status(503, None)
-            .repeatedly()
-            .build();
+        let down = always(mock!(aws_sdk_sfn::Client::start_sync_execution), || {
+            http_response(503, String::new())
+        });
         assert!(matches!(
             workflow(&[&down]).await.ingest(&input()).await,
             Err(IngestError::WorkflowFailed { .. } | IngestError::Unavailable(_))
@@ -422,16 +412,9 @@ mod tests {
 
     #[tokio::test]
     async fn listing_throttled_past_the_retries_is_throttled_and_bad_items_are_corrupt() {
-        let throttled = mock!(aws_sdk_dynamodb::Client::scan)
-            .sequence()
-            .http_response(|| {
-                json_error(
-                    400,
-                    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                )
-            })
-            .repeatedly()
-            .build();
+        let throttled = always(mock!(aws_sdk_dynamodb::Client::scan), || {
+            dynamodb_error("ProvisionedThroughputExceededException")
+        });
         assert_eq!(
             catalog(&[&throttled]).await.list(5, None).await,
             Err(CatalogError::Throttled)

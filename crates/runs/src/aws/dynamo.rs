@@ -453,15 +453,14 @@ mod tests {
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
-    use platform::mocks::{self, Rule, answers, http_response, json_error, mock};
+    use platform::mocks::{self, Rule, always, dynamodb_error, http_response, mock, service_error};
     use serde_json::{Value, json};
 
     async fn ledger(rules: &[&Rule]) -> DynamoLedger {
-        let sdk = mocks::sdk_config().await;
-        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(answers(rules))
-            .build();
-        DynamoLedger::from_client(Client::from_conf(config), "runs".into())
+        DynamoLedger::from_client(
+            platform::mocked_client!(aws_sdk_dynamodb, rules),
+            "runs".into(),
+        )
     }
 
     fn queued() -> Run {
@@ -536,12 +535,8 @@ mod tests {
     async fn a_condition_failure_without_the_old_item_reads_it() {
         let existing = queued();
         let item = item_from_run(&existing);
-        let put = mock!(Client::put_item).then_http_response(|| {
-            json_error(
-                400,
-                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
-            )
-        });
+        let put = mock!(Client::put_item)
+            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
         let get = mock!(Client::get_item)
             .match_requests(|req| req.consistent_read() == Some(true))
             .then_output(move || {
@@ -556,12 +551,8 @@ mod tests {
         assert_eq!(get.num_calls(), 1);
 
         let vanished = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
-        let put = mock!(Client::put_item).then_http_response(|| {
-            json_error(
-                400,
-                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
-            )
-        });
+        let put = mock!(Client::put_item)
+            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
         assert!(matches!(
             ledger(&[&put, &vanished]).await.record(&existing).await,
             Err(LedgerError::Corrupt(_))
@@ -570,27 +561,18 @@ mod tests {
 
     #[tokio::test]
     async fn throttling_past_the_retries_is_throttled_and_a_refusal_is_not_retried() {
-        let throttled = mock!(Client::put_item)
-            .sequence()
-            .http_response(|| {
-                json_error(
-                    400,
-                    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                )
-            })
-            .repeatedly()
-            .build();
+        let throttled = always(mock!(Client::put_item), || {
+            dynamodb_error("ProvisionedThroughputExceededException")
+        });
         assert_eq!(
             ledger(&[&throttled]).await.record(&queued()).await,
             Err(LedgerError::Throttled)
         );
         assert_eq!(throttled.num_calls(), mocks::ATTEMPTS as usize);
 
-        let denied = mock!(Client::put_item)
-            .sequence()
-            .http_response(|| json_error(400, "AccessDeniedException"))
-            .repeatedly()
-            .build();
+        let denied = always(mock!(Client::put_item), || {
+            service_error(400, "AccessDeniedException")
+        });
         assert!(matches!(
             ledger(&[&denied]).await.record(&queued()).await,
             Err(LedgerError::Refused(_))
@@ -621,12 +603,8 @@ mod tests {
                 .await,
             Ok(Some(failed.clone()))
         );
-        let taken = mock!(Client::update_item).then_http_response(|| {
-            json_error(
-                400,
-                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
-            )
-        });
+        let taken = mock!(Client::update_item)
+            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
         assert_eq!(
             ledger(&[&taken])
                 .await

@@ -49,16 +49,11 @@ mod tests {
     use super::*;
     use aws_sdk_glue::operation::get_job_run::GetJobRunOutput;
     use aws_sdk_glue::types::JobRun;
-    use platform::mocks::{self, Rule, answers, json_error, mock};
+    use platform::mocks::{Rule, mock, service_error};
 
     async fn runs(rules: &[&Rule]) -> GlueJobRuns {
-        let sdk = mocks::sdk_config().await;
         GlueJobRuns {
-            client: Client::from_conf(
-                aws_sdk_glue::config::Builder::from(&sdk)
-                    .interceptor(answers(rules))
-                    .build(),
-            ),
+            client: platform::mocked_client!(aws_sdk_glue, rules),
         }
     }
 
@@ -101,7 +96,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_job_run_is_an_error_naming_why() {
         let rule = mock!(Client::get_job_run)
-            .then_http_response(|| json_error(400, "EntityNotFoundException"));
+            .then_http_response(|| service_error(400, "EntityNotFoundException"));
         let err = runs(&[&rule])
             .await
             .origin("hits", "jr_9")

@@ -291,15 +291,10 @@ mod linking {
     mod tests {
         use super::*;
         use aws_sdk_s3::operation::head_object::HeadObjectOutput;
-        use platform::mocks::{self, Rule, answers, http_response, mock};
+        use platform::mocks::{self, Rule, always, http_response, mock};
 
         async fn objects(rules: &[&Rule]) -> S3Objects {
-            let sdk = mocks::sdk_config().await;
-            S3Objects::new(Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&sdk)
-                    .interceptor(answers(rules))
-                    .build(),
-            ))
+            S3Objects::new(platform::mocked_client!(aws_sdk_s3, rules))
         }
 
         #[tokio::test]
@@ -345,11 +340,9 @@ mod linking {
                 mock!(Client::head_object).then_http_response(|| http_response(404, String::new()));
             assert_eq!(objects(&[&missing]).await.head("in", "k").await, Ok(None));
 
-            let failing = mock!(Client::head_object)
-                .sequence()
-                .http_status(500, None)
-                .repeatedly()
-                .build();
+            let failing = always(mock!(Client::head_object), || {
+                http_response(500, String::new())
+            });
             assert!(matches!(
                 objects(&[&failing]).await.head("in", "k").await,
                 Err(ReadError::Unavailable(_))

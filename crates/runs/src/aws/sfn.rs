@@ -92,17 +92,13 @@ mod tests {
     use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
     use aws_sdk_sfn::types::ExecutionStatus;
     use aws_smithy_types::DateTime;
-    use platform::mocks::{self, Rule, answers, json_error, mock};
+    use platform::mocks::{Rule, always, mock, service_error};
 
     const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:process";
 
     async fn starter(rules: &[&Rule]) -> SfnStarter {
-        let sdk = mocks::sdk_config().await;
-        let config = aws_sdk_sfn::config::Builder::from(&sdk)
-            .interceptor(answers(rules))
-            .build();
         SfnStarter {
-            client: Client::from_conf(config),
+            client: platform::mocked_client!(aws_sdk_sfn, rules),
             state_machine_arn: MACHINE.into(),
         }
     }
@@ -143,7 +139,7 @@ mod tests {
         assert_eq!(started.num_calls(), 1);
 
         let exists = mock!(Client::start_execution)
-            .then_http_response(|| json_error(400, "ExecutionAlreadyExists"));
+            .then_http_response(|| service_error(400, "ExecutionAlreadyExists"));
         assert_eq!(
             starter(&[&exists]).await.start(&run.request()).await,
             Ok(())
@@ -152,17 +148,15 @@ mod tests {
 
     #[tokio::test]
     async fn throttling_past_the_retries_and_refusals_are_start_errors() {
-        let throttled = mock!(Client::start_execution)
-            .sequence()
-            .http_response(|| json_error(400, "ThrottlingException"))
-            .repeatedly()
-            .build();
+        let throttled = always(mock!(Client::start_execution), || {
+            service_error(400, "ThrottlingException")
+        });
         assert_eq!(
             starter(&[&throttled]).await.start(&run().request()).await,
             Err(StartError::Throttled)
         );
         let missing = mock!(Client::start_execution)
-            .then_http_response(|| json_error(400, "StateMachineDoesNotExist"));
+            .then_http_response(|| service_error(400, "StateMachineDoesNotExist"));
         assert!(matches!(
             starter(&[&missing]).await.start(&run().request()).await,
             Err(StartError::Unavailable(why)) if why.contains("StateMachineDoesNotExist")
@@ -205,7 +199,7 @@ mod tests {
         );
 
         let absent = mock!(Client::describe_execution)
-            .then_http_response(|| json_error(400, "ExecutionDoesNotExist"));
+            .then_http_response(|| service_error(400, "ExecutionDoesNotExist"));
         assert_eq!(
             starter(&[&absent]).await.execution(&run.run_id).await,
             Ok(None)

@@ -50,18 +50,13 @@ mod tests {
     use super::*;
     use crate::run::RunId;
     use aws_sdk_sns::operation::publish::PublishOutput;
-    use platform::mocks::{self, Rule, answers, http_response, mock};
+    use platform::mocks::{Rule, http_response, mock};
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:alerts";
 
     async fn publisher(rules: &[&Rule]) -> SnsPublisher {
-        let sdk = mocks::sdk_config().await;
         SnsPublisher {
-            client: Client::from_conf(
-                aws_sdk_sns::config::Builder::from(&sdk)
-                    .interceptor(answers(rules))
-                    .build(),
-            ),
+            client: platform::mocked_client!(aws_sdk_sns, rules),
             topic_arn: TOPIC.into(),
         }
     }
