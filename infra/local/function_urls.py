@@ -68,12 +68,13 @@ def request_event(
     headers: list[tuple[str, str]],
     body: bytes,
     client_ip: str,
-    url_id: str,
 ) -> tuple[str, dict]:
     """Splits `/lambda-url/<binary>/<path>?<query>` and builds the event; returns (binary, event)."""
     raw_path, _, raw_query = target.partition("?")
     binary, _, rest = raw_path[len(PREFIX):].partition("/")
     path = "/" + rest
+    # The URL's id, which AWS derives from the function: here from the binary's name.
+    url_id = "".join(c for c in binary.lower() if c.isalnum())[:32] or "default"
     joined: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in headers:
@@ -215,7 +216,7 @@ class FunctionUrlHandler(BaseHTTPRequestHandler):
             return
         binary, event = request_event(
             self.command, self.path, list(self.headers.items()), body,
-            self.client_address[0], url_id(self.path),
+            self.client_address[0],
         )
         payload, errored = type(self).invoke(binary, event)
         self.answer(*http_response(payload, errored))
@@ -224,11 +225,6 @@ class FunctionUrlHandler(BaseHTTPRequestHandler):
 def bad_field_value(value: str) -> bool:
     """A control character other than tab: not allowed in an HTTP field value (RFC 9110)."""
     return any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value)
-
-
-def url_id(target: str) -> str:
-    binary = target[len(PREFIX):].split("/", 1)[0].split("?", 1)[0]
-    return "".join(c for c in binary.lower() if c.isalnum())[:32] or "default"
 
 
 def serve(port: int, invoke: Invoke) -> ThreadingHTTPServer:

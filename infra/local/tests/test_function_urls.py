@@ -8,6 +8,7 @@ import base64
 import gzip
 import http.client
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -148,7 +149,6 @@ def test_a_control_character_in_a_header_is_refused_before_the_function(front):
     function, port = front
     request = (b"POST /lambda-url/f/ HTTP/1.1\r\nHost: x\r\nIdempotency-Key: a\x7fb\r\n"
                b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
-    import socket
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request)
         answer = b""
