@@ -2,8 +2,14 @@
 
 Starts its own broker (tansu, in memory) and the release `logs-server`, then:
 1. loads the server with keep-alive connections, each request one entry acknowledged by the
-   broker: requests/s, p50/p99; then reads the topic back to confirm that every acknowledged
-   entry is there, once (otherwise the figures are void and the script fails);
+   broker, twice per load: with the project's own generator and with wrk (Debian's package, one
+   thread, bench/wrk-post-entry.lua). Each reports requests/s and p50/p99, and beside them the
+   server's own CPU time per acknowledged request (user + system, all its threads, from the
+   kernel's accounting): a figure that does not depend on which generator shares the cores.
+   After each load the topic is read back: every acknowledged entry must be there, once
+   (otherwise the figures are void and the script fails). The project's generator knows which
+   requests were acknowledged; for wrk, which only counts answers, the run's distinct entries
+   must number at least the acknowledged ones and at most that plus one in flight per connection;
 2. runs the Lambda handler in process, one request at a time: latency to an acknowledged produce;
 3. runs the sink's own work (decode, group, gzip) on MSK events: records/s.
 Prints the figures as JSON. No timing is a pass/fail check; only lost or doubled entries are.
@@ -27,6 +33,7 @@ SERVER = os.environ.get("SLUICE_BENCH_LISTEN", "127.0.0.1:18080")
 SECONDS = os.environ.get("SLUICE_BENCH_SECONDS", "10")
 CONNECTIONS = os.environ.get("SLUICE_BENCH_CONNECTIONS", "64,128").split(",")
 APP_KEY = "bench-app-key"
+TOPIC = "bench-logs"
 
 
 def run(*args: str, env: dict | None = None) -> dict:
@@ -34,7 +41,58 @@ def run(*args: str, env: dict | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User and system time of a process and all its threads so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_acknowledged(cpu: float, acknowledged: int) -> float | None:
+    return round(cpu * 1e6 / acknowledged, 1) if acknowledged else None
+
+
+def own_load(url: str, connections: str, bootstrap: str, pid: int) -> dict:
+    """The project's generator: its load's figures, then (after the read-back) the check's."""
+    before = server_cpu_seconds(pid)
+    generator = subprocess.Popen([str(RELEASE / "logs-loadgen"), "server", url, SECONDS, connections,
+                                  APP_KEY, bootstrap, TOPIC], stdout=subprocess.PIPE, text=True)
+    generator.stdout.readline()  # the load is over
+    cpu = server_cpu_seconds(pid) - before
+    out, _ = generator.communicate()
+    if generator.returncode != 0:
+        raise SystemExit(f"logs-loadgen failed: {out}")
+    figures = json.loads(out.strip().splitlines()[-1])
+    figures["server_cpu_us_per_acknowledged"] = per_acknowledged(cpu, figures["acknowledged"])
+    figures["void"] = (figures["acknowledged_found_in_topic"] != figures["acknowledged"]
+                       or figures["duplicates_in_topic"] != 0)
+    return figures
+
+
+def wrk_load(wrk: str, url: str, connections: str, bootstrap: str, pid: int) -> dict:
+    tag = f"wrk-{time.time_ns():x}"
+    env = {**os.environ, "SLUICE_BENCH_RUN": tag, "SLUICE_BENCH_APP_KEY": APP_KEY}
+    before = server_cpu_seconds(pid)
+    out = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{SECONDS}s", "-s",
+                          str(ROOT / "bench/wrk-post-entry.lua"), url],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    cpu = server_cpu_seconds(pid) - before
+    load = json.loads(out.strip().splitlines()[-1])
+    acknowledged = load["requests"] - load["non_2xx"]
+    check = run(str(RELEASE / "logs-loadgen"), "count", bootstrap, TOPIC, tag, str(acknowledged))
+    in_flight = int(connections) + load["socket_errors"]
+    return {"connections": int(connections),
+            "requests_per_second": round(load["requests"] * 1e6 / load["microseconds"]),
+            "p50_ms": load["p50_ms"], "p99_ms": load["p99_ms"], "max_ms": load["max_ms"],
+            "acknowledged": acknowledged, "failed": load["non_2xx"] + load["socket_errors"],
+            "server_cpu_us_per_acknowledged": per_acknowledged(cpu, acknowledged),
+            **check,
+            "void": not (acknowledged <= check["distinct_in_topic"] <= acknowledged + in_flight)
+                    or check["duplicates_in_topic"] != 0}
+
+
 def main() -> int:
+    wrk = subprocess.run([str(ROOT / "infra/local/install-wrk.sh")], check=True,
+                         capture_output=True, text=True).stdout.strip()
     tansu = subprocess.run([str(ROOT / "infra/local/install-broker.sh")], check=True,
                            capture_output=True, text=True).stdout.strip()
     bootstrap = f"127.0.0.1:{KAFKA_PORT}"
@@ -50,8 +108,8 @@ def main() -> int:
                 break
             time.sleep(0.2)
         subprocess.run([tansu, "topic", "create", "--broker", f"tcp://{bootstrap}", "--partitions", "3",
-                        "bench-logs"], check=True, capture_output=True)
-        env = {**os.environ, "LOGS_TOPICS": "app=bench-logs", "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                        TOPIC], check=True, capture_output=True)
+        env = {**os.environ, "LOGS_TOPICS": f"app={TOPIC}", "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                "LOGS_APP_KEYS": APP_KEY, "LOGS_LISTEN": SERVER, "RUST_LOG": "warn"}
         server = subprocess.Popen([str(RELEASE / "logs-server")], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
@@ -69,15 +127,17 @@ def main() -> int:
         else:
             print("the server never acknowledged a produce")
             return 1
-        results = {"server": []}
+        results = {"logs-loadgen": [], "wrk": []}
         for connections in CONNECTIONS:
-            figures = run(str(RELEASE / "logs-loadgen"), "server", url, SECONDS, connections, APP_KEY,
-                          bootstrap, "bench-logs")
-            if figures["acknowledged_found_in_topic"] != figures["acknowledged"] or figures["duplicates_in_topic"]:
-                print(f"the topic does not hold exactly the acknowledged entries: {json.dumps(figures)}")
-                return 1
-            print(f"logs-server, {connections} connections: {json.dumps(figures)}", flush=True)
-            results["server"].append(figures)
+            for name in results:
+                figures = (own_load(url, connections, bootstrap, server.pid) if name == "logs-loadgen"
+                           else wrk_load(wrk, url, connections, bootstrap, server.pid))
+                if figures.pop("void"):
+                    print(f"{name}: the topic does not hold exactly the acknowledged entries: "
+                          f"{json.dumps(figures)}")
+                    return 1
+                print(f"logs-server, {name}, {connections} connections: {json.dumps(figures)}", flush=True)
+                results[name].append(figures)
         results["handler"] = run(str(RELEASE / "logs-loadgen"), "handler", "2000", env=env)
         print(f"Lambda handler, sequential: {json.dumps(results['handler'])}", flush=True)
         results["sink"] = run(str(RELEASE / "logs-loadgen"), "sink", "200000")
@@ -88,12 +148,16 @@ def main() -> int:
             return figures["requests_per_second"]
 
         def load(figures: dict | None) -> dict | None:
-            return figures and {k: figures[k] for k in ("connections", "requests_per_second", "p99_ms")}
+            return figures and {k: figures[k] for k in ("connections", "requests_per_second", "p99_ms",
+                                                          "server_cpu_us_per_acknowledged")}
 
-        within = [r for r in results["server"] if r["p99_ms"] <= 5.0]
+        summary = {}
+        for name, prefix in (("logs-loadgen", "server"), ("wrk", "server_wrk")):
+            within = [r for r in results[name] if r["p99_ms"] <= 5.0]
+            summary[f"{prefix}_within_p99_target"] = load(max(within, key=rate) if within else None)
+            summary[f"{prefix}_busiest"] = load(max(results[name], key=rate))
         print(json.dumps({
-            "server_within_p99_target": load(max(within, key=rate) if within else None),
-            "server_busiest": load(max(results["server"], key=rate)),
+            **summary,
             "handler_p99_ms": results["handler"]["p99_ms"],
             "sink_records_per_second": results["sink"]["records_per_second"]}))
     finally:

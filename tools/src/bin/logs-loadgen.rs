@@ -3,8 +3,13 @@
 //! - `server URL SECONDS CONNECTIONS APP_KEY [BOOTSTRAP TOPIC]`: keeps CONNECTIONS keep-alive
 //!   connections posting one entry each to a running `logs-server` for SECONDS; prints req/s and
 //!   latency percentiles of 200 answers (each is an acknowledged produce). With a broker and
-//!   topic it then reads the topic back and reports how many of the acknowledged entries it
-//!   holds (all of them, or the figures mean nothing) and how many of the run's entries twice.
+//!   topic it then reads the topic back and prints the figures again, with how many of the
+//!   acknowledged entries it holds (all of them, or the figures mean nothing) and how many of
+//!   the run's entries twice.
+//! - `count BOOTSTRAP TOPIC RUN AT_LEAST`: reads back the entries another load generator (wrk,
+//!   through bench/wrk-post-entry.lua) tagged with RUN: how many distinct ones the topic holds
+//!   and how many twice. It reads on until at least AT_LEAST are there (the acknowledged count)
+//!   and every partition is at its end, or for at most a minute.
 //! - `handler REQUESTS`: the Lambda handler in process, one request after another, against the
 //!   broker in `KAFKA_BOOTSTRAP_SERVERS` (the rest of the bridge's environment as for the
 //!   function); prints latency percentiles per request to an acknowledged produce.
@@ -47,18 +52,36 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 &args[4],
                 &run,
             ))?;
+            // The load's figures come first, on a line of their own, so that whoever watches
+            // the server can take its measures before the read-back starts.
+            println!("{report}");
+            std::io::stdout().flush()?;
             if let (Some(bootstrap), Some(topic)) = (args.get(5), args.get(6)) {
-                let (found, duplicates) = read_back(bootstrap, topic, &run, &acknowledged)?;
+                let (seen, duplicates) = read_run(bootstrap, topic, &run, |seen| {
+                    acknowledged.iter().all(|entry| seen.contains(entry))
+                })?;
+                let found = acknowledged.intersection(&seen).count();
                 report["acknowledged_found_in_topic"] = json!(found);
                 report["duplicates_in_topic"] = json!(duplicates);
+                println!("{report}");
             }
-            println!("{report}");
+            Ok(())
+        }
+        Some("count") => {
+            let at_least: usize = args[4].parse()?;
+            let (seen, duplicates) = read_run(&args[1], &args[2], &args[3], |seen| {
+                seen.len() >= at_least
+            })?;
+            println!(
+                "{}",
+                json!({"distinct_in_topic": seen.len(), "duplicates_in_topic": duplicates})
+            );
             Ok(())
         }
         Some("handler") => runtime(2)?.block_on(handler(args[1].parse()?)),
         Some("sink") => runtime(2)?.block_on(sink(args[1].parse()?)),
         _ => {
-            Err("usage: loadgen server URL SECONDS CONNECTIONS APP_KEY [BOOTSTRAP TOPIC] | handler N | sink N".into())
+            Err("usage: loadgen server URL SECONDS CONNECTIONS APP_KEY [BOOTSTRAP TOPIC] | count BOOTSTRAP TOPIC RUN AT_LEAST | handler N | sink N".into())
         }
     }
 }
@@ -144,17 +167,20 @@ async fn server(
     Ok((report, acknowledged))
 }
 
-/// Reads `topic` from its start and checks this run's entries against the acknowledged ones:
-/// how many acknowledged entries are there, and how many of the run's entries are there more
-/// than once (distinct offsets carrying the same entry). It reads every partition to its end and
-/// on until every acknowledged entry was seen, or for at most a minute: the local broker's end
-/// offsets can trail its last acknowledged write, so an end is not proof that nothing follows.
-fn read_back(
+/// A run's entries: (connection, number).
+type Entries = HashSet<(usize, u64)>;
+
+/// Reads `topic` from its start and returns the entries of `run` it holds, as (connection,
+/// number), with how many of them it holds more than once (distinct offsets carrying the same
+/// entry). It reads every partition to its end and on until `enough` says the entries seen are
+/// all it waits for, or for at most a minute: the local broker's end offsets can trail its last
+/// acknowledged write, so an end is not proof that nothing follows.
+fn read_run(
     bootstrap: &str,
     topic: &str,
     run: &str,
-    acknowledged: &HashSet<(usize, u64)>,
-) -> Result<(usize, usize), Box<dyn std::error::Error + Send + Sync>> {
+    enough: impl Fn(&Entries) -> bool,
+) -> Result<(Entries, usize), Box<dyn std::error::Error + Send + Sync>> {
     use rdkafka::Message;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
@@ -178,16 +204,18 @@ fn read_back(
     let mut read = HashSet::new();
     let mut seen = HashSet::new();
     let mut duplicates = 0;
-    let mut unseen = acknowledged.len();
+    let mut satisfied = enough(&seen);
     let patience = Instant::now() + Duration::from_secs(60);
     while Instant::now() < patience {
-        if unseen == 0 && at_end.len() == assignment.count() {
+        if satisfied && at_end.len() == assignment.count() {
             break;
         }
         let message = match consumer.poll(Duration::from_millis(200)) {
             None => continue,
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
                 at_end.insert(partition);
+                // Checked at ends only: a check per message would cost the read quadratic time.
+                satisfied = satisfied || enough(&seen);
                 continue;
             }
             Some(Err(err)) => return Err(err.into()),
@@ -214,11 +242,9 @@ fn read_back(
         };
         if !seen.insert((connection, n)) {
             duplicates += 1;
-        } else if acknowledged.contains(&(connection, n)) {
-            unseen -= 1;
         }
     }
-    Ok((acknowledged.len() - unseen, duplicates))
+    Ok((seen, duplicates))
 }
 
 /// A keep-alive HTTP/1.1 client that does only what the benchmark needs: one request at a time,
