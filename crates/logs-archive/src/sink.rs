@@ -9,10 +9,8 @@
 //! first that fails is reported as the partition's failed item, so the event source retries
 //! from exactly there and nothing before it is written twice.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
-use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures::future::join_all;
@@ -20,6 +18,7 @@ use logs::EnvelopeHead;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::event::{KafkaEvent, KafkaRecord};
 use crate::ports::{Object, ObjectStore};
 
 /// The partial batch response the event source mapping understands.
@@ -67,12 +66,9 @@ pub struct LogSink<S> {
 
 impl<S: ObjectStore> LogSink<S> {
     pub async fn handle(&self, event: KafkaEvent) -> BatchResponse {
-        let partitions = event
-            .records
-            .into_iter()
-            .collect::<BTreeMap<String, Vec<KafkaRecord>>>();
         let failures = join_all(
-            partitions
+            event
+                .records
                 .into_iter()
                 .map(|(partition, records)| self.write_partition(partition, records)),
         )

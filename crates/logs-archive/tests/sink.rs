@@ -78,6 +78,30 @@ async fn the_sink_writes_runs_by_hour_and_rejects_what_it_cannot_decode() {
 }
 
 #[tokio::test]
+async fn fields_the_sink_does_not_read_cannot_stop_a_batch() {
+    // Found by fuzzing: a record timestamp with a fraction used to abort the function while the
+    // event was decoded, before the handler ran, and the event source would retry it forever.
+    let mut event: Value =
+        serde_json::from_str(include_str!("../fixtures/msk-event.json")).unwrap();
+    event["records"]["mobile-logs-0"][0]["timestamp"] = json!(1795342500000.5);
+    event["records"]["mobile-logs-0"][1]["timestamp"] = json!("not a time");
+    event["records"]["mobile-logs-1"][0]["headers"] = json!([{"h": [1, 2, 3]}, "odd"]);
+    let sink = LogSink {
+        store: FakeBucket::default(),
+    };
+    let response = sink.handle(serde_json::from_value(event).unwrap()).await;
+    assert!(response.batch_item_failures.is_empty());
+    let reference = LogSink {
+        store: FakeBucket::default(),
+    };
+    reference.handle(msk_event()).await;
+    assert_eq!(
+        *sink.store.objects.lock().unwrap(),
+        *reference.store.objects.lock().unwrap()
+    );
+}
+
+#[tokio::test]
 async fn a_redelivered_batch_overwrites_the_same_objects_with_the_same_bytes() {
     let sink = LogSink {
         store: FakeBucket::default(),

@@ -1,0 +1,31 @@
+//! The event the MSK event source delivers, as far as the sink reads it.
+//!
+//! The sink's own type rather than `aws_lambda_events`' `KafkaEvent`: that one decodes each
+//! record's `timestamp` with an assertion that it has no fraction, so a timestamp such as
+//! `1.5` aborts the whole sandbox (the functions are built with `panic = "abort"`) before the
+//! handler runs. The sink needs neither the timestamp nor the headers; fields it does not read
+//! are not decoded at all, so nothing in them can stop a batch.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// An MSK (or self-managed Kafka) event: records grouped by `topic-partition`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct KafkaEvent {
+    #[serde(default)]
+    pub records: BTreeMap<String, Vec<KafkaRecord>>,
+}
+
+/// One record of a batch; `key` and `value` are base64, as the event source sends them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct KafkaRecord {
+    #[serde(default)]
+    pub topic: Option<String>,
+    pub partition: i64,
+    pub offset: i64,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
