@@ -1,7 +1,7 @@
 //! The engine as a whole: the same report whatever the thread count, block size or input path,
 //! and clear failures for bad input.
 
-use hitdata::generate::generate;
+use hitdata::generate::{generate, generate_browsing};
 use hitdata::{EngineError, Options, analyze, analyze_bytes, report};
 
 fn rendered(result: Result<hitdata::Report, EngineError>) -> String {
@@ -45,6 +45,43 @@ fn threads_and_block_boundaries_do_not_change_the_report() {
                 rendered(analyze_bytes(&data, options)),
                 reference,
                 "bytes, {threads} threads, {block_bytes} B blocks"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_crowd_of_visitors_gives_one_report_whatever_the_threads_and_blocks() {
+    let mut data = Vec::new();
+    generate_browsing(&mut data, 3_000_000, 11, 2_000).unwrap();
+    let report = analyze_bytes(
+        &data,
+        Options {
+            threads: 1,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    // Every one of the people browsing from the first line is seen, besides those who follow.
+    assert!(
+        report.summary.peak_open_visitors >= 2_000,
+        "{} open visitors",
+        report.summary.peak_open_visitors
+    );
+    let reference = rendered(Ok(report));
+    let rows = reference.lines().count();
+    assert!(rows > 20, "keywords credited: {rows} rows");
+    for threads in [2, 3] {
+        for block_bytes in [4096, 1 << 22] {
+            let options = Options {
+                threads,
+                block_bytes,
+                ..Options::default()
+            };
+            assert_eq!(
+                rendered(analyze(&data[..], options)),
+                reference,
+                "{threads} threads, {block_bytes} B blocks"
             );
         }
     }

@@ -70,10 +70,14 @@ def rust_report(path: Path, out_dir: Path) -> tuple[bytes, dict]:
     return (out_dir / "2026-11-22_SearchKeywordPerformance.tab").read_bytes(), summary
 
 
-@pytest.mark.parametrize("seed,size", [(1, "3M"), (20261122, "1M")])
-def test_the_glue_job_and_the_engine_write_identical_bytes(spark, tmp_path, seed, size):
+# The last case is a shop with thousands of people browsing at once, long user agents and a long
+# tail of keywords (the generator's --visitors population).
+@pytest.mark.parametrize("seed,size,visitors", [(1, "3M", None), (20261122, "1M", None), (7, "4M", 3000)])
+def test_the_glue_job_and_the_engine_write_identical_bytes(spark, tmp_path, seed, size, visitors):
     data = tmp_path / "hits.tsv"
-    subprocess.run([BIN / "generate-hits", data, "--size", size, "--seed", str(seed)], check=True, capture_output=True)
+    population = ["--visitors", str(visitors)] if visitors else []
+    subprocess.run([BIN / "generate-hits", data, "--size", size, "--seed", str(seed), *population],
+                   check=True, capture_output=True)
 
     engine_bytes, engine = rust_report(data, tmp_path)
     glue_bytes, glue = job.compute(spark, str(data))

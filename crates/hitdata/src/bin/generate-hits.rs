@@ -1,4 +1,5 @@
-//! generate-hits OUTPUT --size BYTES [--seed N]: realistic, awkward hit-level data.
+//! generate-hits OUTPUT --size BYTES [--seed N] [--visitors N]: realistic, awkward hit-level
+//! data; with `--visitors`, N people browsing at every moment (`1M`, `100k` and the like work).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -24,11 +25,19 @@ fn main() -> ExitCode {
     let mut output = None;
     let mut target = None;
     let mut seed = 1u64;
+    let mut visitors = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--size" => target = args.get(i + 1).and_then(|s| size(s)),
             "--seed" => seed = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(seed),
+            "--visitors" => match args.get(i + 1).and_then(|s| size(s)) {
+                Some(n @ 1..) => visitors = usize::try_from(n).ok(),
+                _ => {
+                    eprintln!("generate-hits: --visitors takes a positive count");
+                    return ExitCode::from(2);
+                }
+            },
             path => {
                 output = Some(path.to_owned());
                 i += 1;
@@ -38,12 +47,15 @@ fn main() -> ExitCode {
         i += 2;
     }
     let (Some(output), Some(target)) = (output, target) else {
-        eprintln!("usage: generate-hits OUTPUT --size BYTES[K|M|G] [--seed N]");
+        eprintln!("usage: generate-hits OUTPUT --size BYTES[K|M|G] [--seed N] [--visitors N[K|M]]");
         return ExitCode::from(2);
     };
     let result = File::create(&output).and_then(|file| {
         let mut writer = BufWriter::with_capacity(1 << 20, file);
-        let written = hitdata::generate::generate(&mut writer, target, seed)?;
+        let written = match visitors {
+            None => hitdata::generate::generate(&mut writer, target, seed)?,
+            Some(n) => hitdata::generate::generate_browsing(&mut writer, target, seed, n)?,
+        };
         writer.into_inner().map_err(|e| e.into_error())?;
         Ok(written)
     });
