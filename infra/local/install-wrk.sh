@@ -14,15 +14,20 @@ if [[ ! -x "$launcher" ]]; then
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
     (cd "$work" && apt-get download "wrk=$wrk_version" "libluajit-5.1-2=$luajit_version" >&2)
+    rm -rf "$root.partial"
     mkdir -p "$root.partial"
     for package in "$work"/*.deb; do
         dpkg-deb -x "$package" "$root.partial/files"
     done
-    multiarch="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
-    cat > "$root.partial/wrk" <<EOF
-#!/bin/sh
-LD_LIBRARY_PATH="$root/files/usr/lib/$multiarch\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$root/files/usr/bin/wrk" "\$@"
-EOF
+    library="$(find "$root.partial/files" -name 'libluajit-5.1.so.2' -print -quit)"
+    [[ -n "$library" ]] || { echo "no LuaJIT library in the packages" >&2; exit 1; }
+    libdir="$root/files/${library#"$root.partial/files/"}"
+    libdir="${libdir%/*}"
+    {
+        echo '#!/usr/bin/env bash'
+        printf 'LD_LIBRARY_PATH=%q${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %q "$@"\n' \
+            "$libdir" "$root/files/usr/bin/wrk"
+    } > "$root.partial/wrk"
     chmod +x "$root.partial/wrk"
     rm -rf "$root"
     mv "$root.partial" "$root"
