@@ -8,13 +8,20 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// An MSK (or self-managed Kafka) event: records grouped by `topic-partition`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct KafkaEvent {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub records: BTreeMap<String, Vec<KafkaRecord>>,
+}
+
+/// `"records": null` is an empty batch, as absent is.
+fn null_as_empty<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, Vec<KafkaRecord>>, D::Error> {
+    Ok(Option::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// One record of a batch; `key` and `value` are base64, as the event source sends them.
@@ -28,4 +35,17 @@ pub struct KafkaRecord {
     pub key: Option<String>,
     #[serde(default)]
     pub value: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absent_or_null_records_map_is_an_empty_batch() {
+        for event in [r#"{"eventSource":"aws:kafka"}"#, r#"{"records":null}"#] {
+            let event: KafkaEvent = serde_json::from_str(event).unwrap();
+            assert!(event.records.is_empty());
+        }
+    }
 }
