@@ -327,7 +327,8 @@ fn browsing_agent(rng: &mut Rng) -> String {
         }
         _ => {
             use std::fmt::Write as _;
-            // An in-app browser: 200 B to 2 kB, the length log-uniform.
+            // An in-app browser: its fixed part is about 250 B; padded to a log-uniform length of
+            // 200 B to 2 kB.
             let length = (200.0 * 10f64.powf(rng.unit())) as usize;
             let mut agent = format!(
                 "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/21B{} [FBAN/FBIOS;FBAV/{}.0.0.{}.{};FBBV/{};FBDV/iPhone{},{};FBMD/iPhone;FBSN/iOS;FBSV/17.{};FBSS/3;FBID/phone;FBLC/{};FBOP/5;FBRV/{}]",
@@ -370,30 +371,30 @@ fn browsing_ip(rng: &mut Rng) -> String {
     }
 }
 
-/// A keyword of the long tail: its text follows from its rank, so popular ranks repeat.
+/// A keyword of the long tail: its words are the rank written in bijective base 64 over
+/// [`WORDS`], so distinct ranks give distinct keywords (also once lowercased and decoded), the
+/// popular ranks one or two words, the rare ones three or four.
 fn keyword(rank: usize) -> String {
-    let words = 1 + rank % 4;
-    let joiner = if (rank / 4).is_multiple_of(2) {
-        "+"
-    } else {
-        "%20"
-    };
-    let mut digits = rank / 8;
+    let style = (rank as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60;
+    let joiner = if style & 1 == 0 { "+" } else { "%20" };
+    let mut rest = rank;
     let mut text = String::new();
-    for i in 0..words {
-        if i > 0 {
-            text.push_str(joiner);
-        }
-        let word = WORDS[(digits + i * 17) % WORDS.len()];
-        digits /= WORDS.len();
-        if rank.is_multiple_of(5) && i == 0 {
+    loop {
+        let word = WORDS[rest % WORDS.len()];
+        if text.is_empty() && style & 2 != 0 {
             text.push_str(&word[..1].to_ascii_uppercase());
             text.push_str(&word[1..]);
         } else {
             text.push_str(word);
         }
+        rest /= WORDS.len();
+        if rest == 0 {
+            break;
+        }
+        rest -= 1;
+        text.push_str(joiner);
     }
-    if rank.is_multiple_of(97) {
+    if style == 15 {
         text.push_str("+caf%C3%A9");
     }
     text
@@ -436,10 +437,10 @@ fn visit_hits(rng: &mut Rng) -> u32 {
     hits
 }
 
-/// The time to a visitor's next hit within a visit: mostly under two minutes (exponential, 45 s
-/// on average, at most 1 700 s), now and then right at the 30-minute gap.
+/// The time to a visitor's next hit within a visit: 5 s plus an exponential wait of 45 s on
+/// average (at most 1 700 s); one gap in 500 is right at the 30-minute visit gap.
 fn next_hit_gap(rng: &mut Rng) -> i64 {
-    match rng.below(150) {
+    match rng.below(1500) {
         0 => 1799,
         1 => 1800,
         2 => 1801,
@@ -449,12 +450,12 @@ fn next_hit_gap(rng: &mut Rng) -> i64 {
 
 /// Writes at least `target_bytes` of data (header included), whole lines only, with `browsing`
 /// people in the middle of a visit at every moment from the first line. A visit is 8 hits on
-/// average, 45 s apart on average; when one ends, a new person or one who left hours ago and
+/// average, about 50 s apart; when one ends, a new person or one who left hours ago and
 /// comes back (same address and browser) takes its place. One person in five who leaves comes
 /// back, after 40 minutes to 4 hours. Most user agents are popular browsers' (a long tail of
 /// versions), one in five an in-app browser's (up to 2 kB, nearly unique); one address in ten
-/// is IPv6. A third of visits land from a search, with keywords from a long tail of half a
-/// million; purchases are likelier after the third hit. Hits are as awkward as [`generate`]'s
+/// is IPv6. A third of visits land from a search, with keywords drawn from half a million
+/// distinct ones, the popular far more often; purchases are likelier after the third hit. Hits are as awkward as [`generate`]'s
 /// (malformed rows, quoting, CRLF, up to two minutes out of order). Deterministic for a seed.
 pub fn generate_browsing(
     out: &mut impl Write,
@@ -654,6 +655,15 @@ mod tests {
         assert_eq!(make(3), make(3));
         assert_ne!(make(3), make(4));
         assert!(make(3).len() >= 300_000);
+    }
+
+    #[test]
+    fn distinct_keyword_ranks_stay_distinct_once_normalized() {
+        let mut seen = std::collections::HashSet::new();
+        for rank in 0..100_000 {
+            let text = keyword(rank).to_lowercase().replace("%20", "+");
+            assert!(seen.insert(text), "rank {rank}");
+        }
     }
 
     #[test]

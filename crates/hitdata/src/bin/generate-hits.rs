@@ -32,9 +32,10 @@ fn main() -> ExitCode {
             "--size" => target = args.get(i + 1).and_then(|s| size(s)),
             "--seed" => seed = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(seed),
             "--visitors" => match args.get(i + 1).and_then(|s| size(s)) {
-                Some(n @ 1..) => visitors = usize::try_from(n).ok(),
+                // Each person is held in memory (a user agent can be 2 kB): 10 M is about 4 GB.
+                Some(n @ 1..=10_000_000) => visitors = usize::try_from(n).ok(),
                 _ => {
-                    eprintln!("generate-hits: --visitors takes a positive count");
+                    eprintln!("generate-hits: --visitors takes a count from 1 to 10M");
                     return ExitCode::from(2);
                 }
             },
