@@ -17,6 +17,20 @@ fn data(bytes: u64, seed: u64) -> Vec<u8> {
     data
 }
 
+/// Every combination of thread count and block size.
+fn layouts(threads: &[usize], block_sizes: &[usize]) -> Vec<Options> {
+    threads
+        .iter()
+        .flat_map(|&threads| {
+            block_sizes.iter().map(move |&block_bytes| Options {
+                threads,
+                block_bytes,
+                ..Options::default()
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn threads_and_block_boundaries_do_not_change_the_report() {
     let data = data(1_500_000, 3);
@@ -29,24 +43,22 @@ fn threads_and_block_boundaries_do_not_change_the_report() {
     ));
     assert!(reference.lines().count() > 20);
 
-    for threads in [1, 2, 3] {
-        for block_bytes in [1, 4096, 65_536, 1 << 22] {
-            let options = Options {
-                threads,
-                block_bytes,
-                ..Options::default()
-            };
-            assert_eq!(
-                rendered(analyze(&data[..], options)),
-                reference,
-                "stream, {threads} threads, {block_bytes} B blocks"
-            );
-            assert_eq!(
-                rendered(analyze_bytes(&data, options)),
-                reference,
-                "bytes, {threads} threads, {block_bytes} B blocks"
-            );
-        }
+    for options in layouts(&[1, 2, 3], &[1, 4096, 65_536, 1 << 22]) {
+        let Options {
+            threads,
+            block_bytes,
+            ..
+        } = options;
+        assert_eq!(
+            rendered(analyze(&data[..], options)),
+            reference,
+            "stream, {threads} threads, {block_bytes} B blocks"
+        );
+        assert_eq!(
+            rendered(analyze_bytes(&data, options)),
+            reference,
+            "bytes, {threads} threads, {block_bytes} B blocks"
+        );
     }
 }
 
@@ -71,19 +83,14 @@ fn a_crowd_of_visitors_gives_one_report_whatever_the_threads_and_blocks() {
     let reference = rendered(Ok(report));
     let rows = reference.lines().count();
     assert!(rows > 20, "keywords credited: {rows} rows");
-    for threads in [2, 3] {
-        for block_bytes in [4096, 1 << 22] {
-            let options = Options {
-                threads,
-                block_bytes,
-                ..Options::default()
-            };
-            assert_eq!(
-                rendered(analyze(&data[..], options)),
-                reference,
-                "{threads} threads, {block_bytes} B blocks"
-            );
-        }
+    for options in layouts(&[2, 3], &[4096, 1 << 22]) {
+        assert_eq!(
+            rendered(analyze(&data[..], options)),
+            reference,
+            "{} threads, {} B blocks",
+            options.threads,
+            options.block_bytes
+        );
     }
 }
 
