@@ -122,6 +122,17 @@ impl Rng {
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
+
+    /// Uniform in (0, 1].
+    fn unit(&mut self) -> f64 {
+        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A rank in 0..n, rank r about as likely as 1/(r+1): the long tail of real populations.
+    fn zipf(&mut self, n: usize) -> usize {
+        let rank = ((n as f64 + 1.0).ln() * self.unit()).exp() - 1.0;
+        (rank as usize).min(n - 1)
+    }
 }
 
 struct Visitor {
@@ -275,19 +286,6 @@ const DEVICES: &[&str] = &[
 const LOCALES: &[&str] = &[
     "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "pt_BR", "ja_JP",
 ];
-
-impl Rng {
-    /// Uniform in (0, 1].
-    fn unit(&mut self) -> f64 {
-        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A rank in 0..n, rank r about as likely as 1/(r+1): the long tail of real populations.
-    fn zipf(&mut self, n: usize) -> usize {
-        let rank = ((n as f64 + 1.0).ln() * self.unit()).exp() - 1.0;
-        (rank as usize).min(n - 1)
-    }
-}
 
 /// A user agent of a browser as real traffic has them: popular ones often, and in-app web
 /// views whose long build tokens make most of them unique.
