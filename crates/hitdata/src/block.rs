@@ -22,8 +22,6 @@ pub const NO_REFERRAL: u32 = u32::MAX;
 #[derive(Debug, Clone, Copy)]
 pub struct CompactHit {
     pub time: i64,
-    /// Relative to the block's first line.
-    pub line: u64,
     pub key_hash: u64,
     pub key_start: u32,
     pub key_len: u32,
@@ -32,13 +30,56 @@ pub struct CompactHit {
     pub revenue: Option<Revenue>,
 }
 
+/// A hit's time and its line, relative to the block's first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedLine {
+    pub line: u64,
+    pub time: i64,
+}
+
+/// How lines are parsed: the columns, and what the visits need to know in advance.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub columns: Columns,
+    pub hasher: KeyHasher,
+    /// Visitors are split into this many shards by their key's hash, each applied on its own.
+    pub shards: usize,
+    /// The disorder window, so a line too late against an earlier line of the same block is
+    /// found while parsing.
+    pub window: i64,
+}
+
+impl Layout {
+    pub fn new(columns: Columns, shards: usize, window: i64) -> Self {
+        Self {
+            columns,
+            hasher: key_hasher(),
+            shards: shards.max(1),
+            window: window.max(0),
+        }
+    }
+
+    /// The shard of a key's hash: bits that the tables' bucket index and tag do not use.
+    pub fn shard_of(&self, key_hash: u64) -> usize {
+        ((((key_hash >> 24) & 0xffff_ffff) * self.shards as u64) >> 32) as usize
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ParsedBlock {
-    pub hits: Vec<CompactHit>,
+    /// Hits per shard, each in file order.
+    pub shards: Vec<Vec<CompactHit>>,
     /// The visitors' keys (`ip<TAB>user_agent`, decoded lossily), back to back.
     pub keys: Vec<u8>,
     pub referrals: Vec<SearchReferral>,
     referral_ids: HashMap<SearchReferral, u32, foldhash::fast::RandomState>,
+    /// The newest hit time in the block.
+    pub newest: Option<i64>,
+    /// Each hit older than every hit before it in the block, in file order: the first of them
+    /// below a bound is the block's first hit below it.
+    pub minima: Vec<TimedLine>,
+    /// The first hit more than the window older than a hit before it in the block.
+    pub first_late: Option<TimedLine>,
     pub rows: u64,
     pub too_few_fields: u64,
     pub bad_hit_time: u64,
@@ -47,19 +88,58 @@ pub struct ParsedBlock {
 }
 
 impl ParsedBlock {
+    pub fn new(shards: usize) -> Self {
+        Self {
+            shards: vec![Vec::new(); shards.max(1)],
+            ..Self::default()
+        }
+    }
+
+    /// Empties the block for the next one, keeping its buffers.
+    pub fn clear(&mut self, shards: usize) {
+        self.shards.resize_with(shards.max(1), Vec::new);
+        for hits in &mut self.shards {
+            hits.clear();
+        }
+        self.keys.clear();
+        self.referrals.clear();
+        self.referral_ids.clear();
+        self.newest = None;
+        self.minima.clear();
+        self.first_late = None;
+        self.rows = 0;
+        self.too_few_fields = 0;
+        self.bad_hit_time = 0;
+        self.warnings = 0;
+        self.warning_examples.clear();
+    }
+
     pub fn key(&self, hit: &CompactHit) -> &[u8] {
         &self.keys[hit.key_start as usize..(hit.key_start + hit.key_len) as usize]
     }
 
     pub fn push(
         &mut self,
-        hasher: &KeyHasher,
+        layout: &Layout,
         line: u64,
         time: i64,
         key: &[&[u8]],
         referral: Option<SearchReferral>,
         revenue: Option<Revenue>,
     ) {
+        let timed = TimedLine { line, time };
+        if self.first_late.is_none()
+            && self
+                .newest
+                .is_some_and(|newest| time < newest.saturating_sub(layout.window))
+        {
+            self.first_late = Some(timed);
+        }
+        if self.minima.last().is_none_or(|low| time < low.time) {
+            self.minima.push(timed);
+        }
+        self.newest = Some(self.newest.map_or(time, |newest| newest.max(time)));
+
         let key_start = self.keys.len();
         for (i, part) in key.iter().enumerate() {
             if i > 0 {
@@ -80,10 +160,10 @@ impl ParsedBlock {
             },
         };
         let key_bytes = &self.keys[key_start..];
-        self.hits.push(CompactHit {
+        let key_hash = layout.hasher.hash_one(key_bytes);
+        self.shards[layout.shard_of(key_hash)].push(CompactHit {
             time,
-            line,
-            key_hash: hasher.hash_one(key_bytes),
+            key_hash,
             key_start: key_start as u32,
             key_len: key_bytes.len() as u32,
             referral,
@@ -185,13 +265,10 @@ impl Iterator for Separators<'_> {
     }
 }
 
-/// Parses `data`, whole lines; line numbers in the result count from 0 at the block's start.
-pub fn parse_block(data: &[u8], columns: &Columns, hasher: &KeyHasher) -> ParsedBlock {
-    let mut block = ParsedBlock {
-        hits: Vec::with_capacity(data.len() / 200),
-        keys: Vec::with_capacity(data.len() / 3),
-        ..ParsedBlock::default()
-    };
+/// Parses `data`, whole lines, into `block` (emptied first, its buffers reused); line numbers
+/// in the result count from 0 at the block's start.
+pub fn parse_block(data: &[u8], layout: &Layout, block: &mut ParsedBlock) {
+    block.clear(layout.shards);
     let mut line_number = 0u64;
     let mut start = 0;
     let mut separators = Separators::new(data);
@@ -209,7 +286,7 @@ pub fn parse_block(data: &[u8], columns: &Columns, hasher: &KeyHasher) -> Parsed
         let line = &data[start..end];
         start = end;
         block.rows += 1;
-        match hits::split_fields_at(line, tabs.iter().copied(), columns) {
+        match hits::split_fields_at(line, tabs.iter().copied(), &layout.columns) {
             Err(Rejection::TooFewFields) => block.too_few_fields += 1,
             Err(Rejection::BadHitTime) => block.bad_hit_time += 1,
             Ok(fields) => {
@@ -229,7 +306,7 @@ pub fn parse_block(data: &[u8], columns: &Columns, hasher: &KeyHasher) -> Parsed
                     purchase.revenue
                 });
                 block.push(
-                    hasher,
+                    layout,
                     line_number,
                     fields.time,
                     &[fields.ip, fields.user_agent],
@@ -240,7 +317,6 @@ pub fn parse_block(data: &[u8], columns: &Columns, hasher: &KeyHasher) -> Parsed
         }
         line_number += 1;
     }
-    block
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use std::time::Instant;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::block::Layout;
 use crate::hits::{Columns, HeaderError};
 use crate::pipeline::{SliceSource, StreamSource, Tally};
 use crate::referrer::SearchReferral;
@@ -101,9 +102,9 @@ pub fn analyze(input: impl Read + Send, options: Options) -> Result<Report, Engi
     let mut input = BufReader::with_capacity(1 << 16, input);
     let mut header = Vec::new();
     let header_bytes = input.read_until(b'\n', &mut header)? as u64;
-    let columns = Columns::from_header(&header)?;
+    let layout = layout(Columns::from_header(&header)?, options);
     let source = StreamSource::new(input, options.block_bytes);
-    let (sessions, tally, bytes) = pipeline::run(source, &columns, options)?;
+    let (sessions, tally, bytes) = pipeline::run(source, &layout, options)?;
     Ok(finish(
         sessions,
         tally,
@@ -117,9 +118,9 @@ pub fn analyze(input: impl Read + Send, options: Options) -> Result<Report, Engi
 pub fn analyze_bytes(data: &[u8], options: Options) -> Result<Report, EngineError> {
     let started = Instant::now();
     let header_end = memchr::memchr(b'\n', data).map_or(data.len(), |i| i + 1);
-    let columns = Columns::from_header(&data[..header_end])?;
+    let layout = layout(Columns::from_header(&data[..header_end])?, options);
     let source = SliceSource::new(&data[header_end..], options.block_bytes);
-    let (sessions, tally, bytes) = pipeline::run(source, &columns, options)?;
+    let (sessions, tally, bytes) = pipeline::run(source, &layout, options)?;
     Ok(finish(
         sessions,
         tally,
@@ -127,6 +128,15 @@ pub fn analyze_bytes(data: &[u8], options: Options) -> Result<Report, EngineErro
         options,
         started,
     ))
+}
+
+/// One visitor shard per worker: each can be applied while another worker applies another.
+fn layout(columns: Columns, options: Options) -> Layout {
+    Layout::new(
+        columns,
+        options.threads.max(1),
+        options.max_disorder_seconds,
+    )
 }
 
 fn finish(

@@ -1,17 +1,19 @@
-//! Running the engine on every core: each worker takes the next block of whole lines from the
-//! source, parses it, and applies to visits whatever blocks are next in file order. As many
-//! threads as workers, so nothing waits on a hand-off thread; a condition variable keeps
-//! workers from running more than a few blocks ahead, so memory holds a few blocks.
+//! Running the engine on every core. Each worker takes the next block of whole lines from the
+//! source and parses it, splitting its hits by visitor shard; blocks are admitted in file order
+//! (the late-line check and the line numbers, a few operations per block); then each shard takes
+//! its part of the admitted blocks in order, on whichever worker is free, while another worker
+//! applies another shard or parses. As many threads as workers, so nothing waits on a hand-off
+//! thread; a condition variable keeps workers from running more than a few blocks ahead of the
+//! slowest shard, so memory holds a few blocks.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::block::{ParsedBlock, key_hasher, parse_block};
-use crate::hits::Columns;
-use crate::visits::Sessions;
+use crate::block::{Layout, ParsedBlock, parse_block};
+use crate::visits::{Sequencer, Sessions, Shard};
 use crate::{EngineError, Options, WARNING_EXAMPLES, Warning};
 
 /// Where blocks of whole lines come from.
@@ -128,14 +130,70 @@ pub(crate) struct Tally {
     pub warning_examples: Vec<Warning>,
 }
 
-struct Applying {
-    sessions: Sessions,
+/// An admitted block, and the bound every later hit is at or after.
+type Admitted = (Arc<ParsedBlock>, i64);
+
+/// Blocks between parsing and the shards, and what is known in file order.
+struct Admitting {
+    sequencer: Sequencer,
     tally: Tally,
+    /// Parsed blocks waiting for an earlier one.
     waiting: BTreeMap<u64, ParsedBlock>,
+    /// The next block to admit.
     next: u64,
     /// The header is line 1; block line numbers are relative.
     first_line: u64,
+    /// Per shard: admitted blocks (with their bound) not yet taken, whether a worker is applying
+    /// the shard, and how many blocks it has applied.
+    ready: Vec<VecDeque<Admitted>>,
+    busy: Vec<bool>,
+    applied: Vec<u64>,
     failure: Option<EngineError>,
+}
+
+impl Admitting {
+    /// The admitted blocks of a shard that no worker is applying, claimed for the caller.
+    fn claim(&mut self, prefer: usize) -> Option<(usize, Vec<Admitted>)> {
+        let shards = self.ready.len();
+        (0..shards)
+            .map(|i| (prefer + i) % shards)
+            .find_map(|shard| {
+                (!self.busy[shard] && !self.ready[shard].is_empty()).then(|| {
+                    self.busy[shard] = true;
+                    (shard, self.ready[shard].drain(..).collect())
+                })
+            })
+    }
+
+    fn slowest_applied(&self) -> u64 {
+        self.applied.iter().copied().min().unwrap_or(self.next)
+    }
+
+    /// Admits every parsed block that is next in file order.
+    fn admit_ready(&mut self) -> Result<(), crate::visits::TooLate> {
+        while let Some(mut block) = self.waiting.remove(&self.next) {
+            let bound = self.sequencer.admit(&block, self.first_line)?;
+            for warning in &mut block.warning_examples {
+                warning.line += self.first_line;
+            }
+            let tally = &mut self.tally;
+            tally.rows += block.rows;
+            tally.too_few_fields += block.too_few_fields;
+            tally.bad_hit_time += block.bad_hit_time;
+            tally.warnings += block.warnings;
+            let room = WARNING_EXAMPLES.saturating_sub(tally.warning_examples.len());
+            tally
+                .warning_examples
+                .extend(block.warning_examples.drain(..).take(room));
+            self.first_line += block.rows;
+            self.next += 1;
+            let block = Arc::new(block);
+            for ready in &mut self.ready {
+                ready.push_back((Arc::clone(&block), bound));
+            }
+        }
+        Ok(())
+    }
 }
 
 struct Taking<S> {
@@ -146,7 +204,7 @@ struct Taking<S> {
 /// Runs the workers to the end of `source`; returns the visits, the tally and the bytes read.
 pub(crate) fn run<'a, S: BlockSource<'a>>(
     source: S,
-    columns: &Columns,
+    layout: &Layout,
     options: Options,
 ) -> Result<(Sessions, Tally, u64), EngineError> {
     let workers = options.threads.max(1);
@@ -154,48 +212,68 @@ pub(crate) fn run<'a, S: BlockSource<'a>>(
         source,
         next_seq: 0,
     });
-    let applying = Mutex::new(Applying {
-        sessions: Sessions::new(options.max_disorder_seconds),
+    let admitting = Mutex::new(Admitting {
+        sequencer: Sequencer::new(options.max_disorder_seconds),
         tally: Tally::default(),
         waiting: BTreeMap::new(),
         next: 0,
         first_line: 2,
+        ready: vec![VecDeque::new(); layout.shards],
+        busy: vec![false; layout.shards],
+        applied: vec![0; layout.shards],
         failure: None,
     });
+    let shards: Vec<Mutex<Shard>> = (0..layout.shards)
+        .map(|_| Mutex::new(Shard::new(options.max_disorder_seconds)))
+        .collect();
     let progress = Condvar::new();
     let stop = AtomicBool::new(false);
     let spares: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    let parsed_spares: Mutex<Vec<ParsedBlock>> = Mutex::new(Vec::new());
     let shared = Shared {
         taking: &taking,
-        applying: &applying,
+        admitting: &admitting,
+        shards: &shards,
         progress: &progress,
         stop: &stop,
         spares: &spares,
-        columns,
+        parsed_spares: &parsed_spares,
+        layout,
         ahead: (workers * 2) as u64,
     };
     std::thread::scope(|scope| {
-        for _ in 1..workers {
-            scope.spawn(|| work(&shared));
+        for worker in 1..workers {
+            let shared = &shared;
+            scope.spawn(move || work(shared, worker));
         }
-        work(&shared);
+        work(&shared, 0);
     });
     let bytes = lock(&taking).source.bytes();
-    let applying = applying.into_inner().unwrap_or_else(|e| e.into_inner());
-    match applying.failure {
-        Some(failure) => Err(failure),
-        None => Ok((applying.sessions, applying.tally, bytes)),
+    let admitting = admitting.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(failure) = admitting.failure {
+        return Err(failure);
     }
+    let shards = shards
+        .into_iter()
+        .map(|shard| shard.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
+    Ok((
+        Sessions::from_parts(admitting.sequencer, shards),
+        admitting.tally,
+        bytes,
+    ))
 }
 
 struct Shared<'s, S> {
     taking: &'s Mutex<Taking<S>>,
-    applying: &'s Mutex<Applying>,
+    admitting: &'s Mutex<Admitting>,
+    shards: &'s [Mutex<Shard>],
     progress: &'s Condvar,
     stop: &'s AtomicBool,
     spares: &'s Mutex<Vec<Vec<u8>>>,
-    columns: &'s Columns,
-    /// How many blocks a worker may be ahead of the next one to apply.
+    parsed_spares: &'s Mutex<Vec<ParsedBlock>>,
+    layout: &'s Layout,
+    /// How many blocks a worker may be ahead of the slowest shard.
     ahead: u64,
 }
 
@@ -203,9 +281,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn work<'a, S: BlockSource<'a>>(shared: &Shared<'_, S>) {
-    let hasher = key_hasher();
+fn work<'a, S: BlockSource<'a>>(shared: &Shared<'_, S>, worker: usize) {
+    let prefer = worker % shared.layout.shards;
     while !shared.stop.load(Ordering::Relaxed) {
+        // Admitted work first: it frees memory and lets the others run ahead.
+        let claimed = lock(shared.admitting).claim(prefer);
+        if let Some((shard, blocks)) = claimed {
+            apply(shared, shard, blocks);
+            continue;
+        }
+
         let spare = lock(shared.spares).pop().unwrap_or_default();
         let (seq, data) = {
             let mut taking = lock(shared.taking);
@@ -214,62 +299,76 @@ fn work<'a, S: BlockSource<'a>>(shared: &Shared<'_, S>) {
                     taking.next_seq += 1;
                     (taking.next_seq - 1, data)
                 }
+                // What others admitted after this worker last looked is theirs to claim.
                 Ok(None) => return,
                 Err(err) => return fail(shared, EngineError::Read(err)),
             }
         };
-        let parsed = parse_block(&data, shared.columns, &hasher);
+        let mut parsed = lock(shared.parsed_spares).pop().unwrap_or_default();
+        parse_block(&data, shared.layout, &mut parsed);
         if let Cow::Owned(buffer) = data {
             lock(shared.spares).push(buffer);
         }
 
-        let mut applying = lock(shared.applying);
-        while seq >= applying.next + shared.ahead && !shared.stop.load(Ordering::Relaxed) {
-            applying = shared
-                .progress
-                .wait(applying)
-                .unwrap_or_else(|e| e.into_inner());
-        }
-        applying.waiting.insert(seq, parsed);
-        while let Some(block) = {
-            let next = applying.next;
-            applying.waiting.remove(&next)
-        } {
-            if let Err(late) = apply(&mut applying, block) {
-                applying
-                    .failure
-                    .get_or_insert(EngineError::OutOfOrder(late));
-                shared.stop.store(true, Ordering::Relaxed);
-                break;
+        let mut admitting = lock(shared.admitting);
+        while seq >= admitting.slowest_applied() + shared.ahead
+            && !shared.stop.load(Ordering::Relaxed)
+        {
+            if let Some((shard, blocks)) = admitting.claim(prefer) {
+                drop(admitting);
+                apply(shared, shard, blocks);
+                admitting = lock(shared.admitting);
+            } else {
+                admitting = shared
+                    .progress
+                    .wait(admitting)
+                    .unwrap_or_else(|e| e.into_inner());
             }
         }
-        drop(applying);
+        admitting.waiting.insert(seq, parsed);
+        if let Err(late) = admitting.admit_ready() {
+            admitting
+                .failure
+                .get_or_insert(EngineError::OutOfOrder(late));
+            shared.stop.store(true, Ordering::Relaxed);
+        }
+        drop(admitting);
         shared.progress.notify_all();
     }
 }
 
-fn apply(applying: &mut Applying, mut block: ParsedBlock) -> Result<(), crate::visits::TooLate> {
-    let first_line = applying.first_line;
-    applying.sessions.add_block(&block, first_line)?;
-    for warning in &mut block.warning_examples {
-        warning.line += first_line;
+/// Applies a shard's claimed blocks, and whatever is admitted for it meanwhile, then releases it.
+fn apply<S>(shared: &Shared<'_, S>, shard: usize, mut blocks: Vec<Admitted>) {
+    loop {
+        {
+            let mut state = lock(&shared.shards[shard]);
+            for (block, bound) in &blocks {
+                state.add_block(block, shard, *bound);
+            }
+        }
+        let applied = blocks.len() as u64;
+        for (block, _) in blocks.drain(..) {
+            // The last shard to apply a block keeps its buffers for another.
+            if let Ok(block) = Arc::try_unwrap(block) {
+                lock(shared.parsed_spares).push(block);
+            }
+        }
+        let mut admitting = lock(shared.admitting);
+        admitting.applied[shard] += applied;
+        if admitting.ready[shard].is_empty() || shared.stop.load(Ordering::Relaxed) {
+            admitting.busy[shard] = false;
+            drop(admitting);
+            shared.progress.notify_all();
+            return;
+        }
+        blocks.extend(admitting.ready[shard].drain(..));
+        drop(admitting);
+        shared.progress.notify_all();
     }
-    let tally = &mut applying.tally;
-    tally.rows += block.rows;
-    tally.too_few_fields += block.too_few_fields;
-    tally.bad_hit_time += block.bad_hit_time;
-    tally.warnings += block.warnings;
-    let room = WARNING_EXAMPLES.saturating_sub(tally.warning_examples.len());
-    tally
-        .warning_examples
-        .extend(block.warning_examples.into_iter().take(room));
-    applying.first_line += block.rows;
-    applying.next += 1;
-    Ok(())
 }
 
 fn fail<S>(shared: &Shared<'_, S>, failure: EngineError) {
-    lock(shared.applying).failure.get_or_insert(failure);
+    lock(shared.admitting).failure.get_or_insert(failure);
     shared.stop.store(true, Ordering::Relaxed);
     shared.progress.notify_all();
 }

@@ -1,14 +1,18 @@
 //! Visits and attribution: a visitor's hits in (hit_time_gmt, line) order, split into visits at
 //! gaps over 30 minutes, each purchase credited to the visit's last search referral.
 //!
-//! Input is mostly in time order. Hits wait in their visitor's queue until they are older than
-//! the newest time seen minus the disorder window; then they are final and applied in order. No
-//! hit may be more than the window older than a hit before it in the file — such a hit cannot
-//! be placed exactly, and stops the run. So a visitor whose last hit is older than the window
-//! plus a visit gap can get no hit that joins its visit, and is dropped: memory holds open
-//! visits and the window's hits, not the file.
+//! Input is mostly in time order. No hit may be more than the disorder window older than a hit
+//! before it in the file — such a hit cannot be placed exactly, and stops the run ([`Sequencer`]).
+//! So every hit yet to come is at or after the newest time seen minus the window: hits wait in
+//! buckets of time until that bound has passed their bucket, and are then applied in time order,
+//! file order within a time. A visitor whose last hit is older than the bound minus a visit gap
+//! can get no hit that joins its visit, and is dropped: memory holds open visits and the window's
+//! hits, not the file.
+//!
+//! Visitors are split into shards by their key's hash ([`Shard`]); a visitor's hits all go to one
+//! shard, so shards can be applied at once on different threads, and their revenue is summed.
 
-use std::collections::VecDeque;
+use std::mem;
 
 use hashbrown::{HashMap, HashTable};
 use thiserror::Error;
@@ -20,7 +24,13 @@ use crate::revenue::Revenue;
 /// A gap longer than this between a visitor's consecutive hits starts a new visit.
 pub const VISIT_GAP_SECONDS: i64 = 1800;
 pub const DEFAULT_DISORDER_SECONDS: i64 = 3600;
-const SWEEP_EVERY_HITS: u64 = 1 << 16;
+/// Idle visitors are looked for once per this many hits, or per the shard's visitor count if
+/// more: each visitor is looked at about once per hit.
+const MIN_SWEEP_HITS: u64 = 1 << 16;
+/// Buckets of waiting hits cover the window in at most about this many buckets.
+const MAX_BUCKETS: i64 = 4096;
+/// Keys of dropped visitors are reclaimed once they are more than the live ones and this much.
+const MIN_RECLAIM_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error(
@@ -34,21 +44,48 @@ pub struct TooLate {
 }
 
 type ReferralId = u32;
+const NO_TIME: i64 = i64::MIN;
+const NO_PURCHASE: u32 = u32::MAX;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Pending {
-    time: i64,
-    line: u64,
-    referral: ReferralId,
-    revenue: Option<Revenue>,
+/// Takes blocks in file order and checks that no hit is too late; says for each block the bound
+/// every later hit is at or after.
+#[derive(Debug)]
+pub struct Sequencer {
+    window: i64,
+    newest: i64,
 }
 
-#[derive(Debug, Default)]
-struct Visitor {
-    /// Hits not yet final, in (time, line) order.
-    queue: VecDeque<Pending>,
-    last_time: Option<i64>,
-    current: Option<ReferralId>,
+impl Sequencer {
+    pub fn new(disorder_window_seconds: i64) -> Self {
+        Self {
+            window: disorder_window_seconds.max(0),
+            newest: i64::MIN,
+        }
+    }
+
+    /// Admits the next block, whose first line is `first_line`; returns the bound.
+    pub fn admit(&mut self, block: &ParsedBlock, first_line: u64) -> Result<i64, TooLate> {
+        // A hit is late when it is more than the window older than the newest hit before it: the
+        // newest of earlier blocks (then the block's first hit below the floor is the first of
+        // its new minima below it) or of the same block (found while parsing).
+        let floor = self.newest.saturating_sub(self.window);
+        let below_floor = block.minima.iter().find(|low| low.time < floor);
+        let late = match (below_floor, block.first_late.as_ref()) {
+            (Some(a), Some(b)) => Some(if a.line <= b.line { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        if let Some(late) = late {
+            return Err(TooLate {
+                line: first_line + late.line,
+                time: late.time,
+                window: self.window,
+            });
+        }
+        if let Some(newest) = block.newest {
+            self.newest = self.newest.max(newest);
+        }
+        Ok(self.newest.saturating_sub(self.window))
+    }
 }
 
 /// Revenue per (domain, keyword), and what could not be attributed.
@@ -74,6 +111,17 @@ impl Attribution {
         id
     }
 
+    /// Adds another shard's revenue to this one's.
+    pub fn merge(&mut self, other: Attribution) {
+        for (referral, revenue) in other.referrals.iter().zip(other.revenue) {
+            let id = self.id(referral);
+            self.revenue[id as usize] += revenue;
+        }
+        self.purchases += other.purchases;
+        self.attributed += other.attributed;
+        self.unattributed += other.unattributed;
+    }
+
     /// (domain, keyword, revenue) with revenue > 0: revenue descending, then domain, then keyword.
     pub fn ranked(&self) -> Vec<(&SearchReferral, Revenue)> {
         let mut rows: Vec<_> = self
@@ -91,135 +139,359 @@ impl Attribution {
     }
 }
 
-pub struct Sessions {
+/// One visitor: where its key is, and the state of its visit.
+#[derive(Debug, Clone, Copy)]
+struct Visitor {
+    hash: u64,
+    key_at: usize,
+    key_len: u32,
+    /// Hits waiting in the buckets.
+    waiting: u32,
+    /// The time of the last hit applied, or [`NO_TIME`].
+    last_time: i64,
+    /// The visit's last search referral, or [`NO_REFERRAL`].
+    current: ReferralId,
+}
+
+/// A hit waiting for its bucket to be applied.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    time: i64,
+    visitor: u32,
+    referral: ReferralId,
+    /// Index into the shard's purchases, or [`NO_PURCHASE`].
+    purchase: u32,
+}
+
+/// The visitors of one shard, their waiting hits, and the revenue credited to them.
+pub struct Shard {
     window: i64,
+    /// Seconds per bucket.
+    width: i64,
+    /// A ring: bucket number `b` (times `b * width ..`) is at `b mod len`, a multiple of 64.
+    buckets: Vec<Vec<Waiting>>,
+    /// One bit per bucket of the ring, set while it holds hits: empty stretches are skipped 64
+    /// buckets at a time.
+    occupied: Vec<u64>,
+    /// The first bucket number not yet applied, once a hit came.
+    frontier: Option<i64>,
     newest: i64,
-    hits: u64,
-    visitors: HashTable<(Box<[u8]>, u64, Visitor)>,
+    waiting: u64,
+    table: HashTable<u32>,
+    visitors: Vec<Visitor>,
+    free_visitors: Vec<u32>,
+    keys: Vec<u8>,
+    dead_key_bytes: usize,
+    purchases: Vec<Revenue>,
+    free_purchases: Vec<u32>,
+    hits_since_sweep: u64,
+    /// A block's referral indices mapped to this shard's ids, reused from block to block.
+    ids: Vec<ReferralId>,
     pub attribution: Attribution,
     pub peak_open_visitors: usize,
 }
 
-impl Sessions {
+const UNMAPPED: ReferralId = ReferralId::MAX - 1;
+
+impl Shard {
     pub fn new(disorder_window_seconds: i64) -> Self {
+        let window = disorder_window_seconds.max(0);
+        let width = window / MAX_BUCKETS + 1;
+        // Waiting hits span at most the window plus the bucket the bound is in.
+        let len = ((window / width + 2) as u64).next_multiple_of(64) as i64;
         Self {
-            window: disorder_window_seconds.max(0),
+            window,
+            width,
+            buckets: (0..len).map(|_| Vec::new()).collect(),
+            occupied: vec![0; (len / 64) as usize],
+            frontier: None,
             newest: i64::MIN,
-            hits: 0,
-            visitors: HashTable::new(),
+            waiting: 0,
+            table: HashTable::new(),
+            visitors: Vec::new(),
+            free_visitors: Vec::new(),
+            keys: Vec::new(),
+            dead_key_bytes: 0,
+            purchases: Vec::new(),
+            free_purchases: Vec::new(),
+            hits_since_sweep: 0,
+            ids: Vec::new(),
             attribution: Attribution::default(),
             peak_open_visitors: 0,
         }
     }
 
-    /// Takes the next block of the file, whose first line is `first_line`; blocks must come in
-    /// file order.
-    pub fn add_block(&mut self, block: &ParsedBlock, first_line: u64) -> Result<(), TooLate> {
-        let ids: Vec<ReferralId> = block
-            .referrals
-            .iter()
-            .map(|r| self.attribution.id(r))
-            .collect();
-        for hit in &block.hits {
-            // Every hit settled so far is at or before this bound; a hit below it could belong
-            // before them, or to a visitor already dropped.
-            let line = first_line + hit.line;
-            if hit.time < self.newest.saturating_sub(self.window) {
-                return Err(TooLate {
-                    line,
-                    time: hit.time,
-                    window: self.window,
-                });
-            }
+    /// Takes this shard's hits of the next admitted block; `bound` is the sequencer's.
+    pub fn add_block(&mut self, block: &ParsedBlock, shard: usize, bound: i64) {
+        self.ids.clear();
+        self.ids.resize(block.referrals.len(), UNMAPPED);
+        for hit in &block.shards[shard] {
+            // Every later hit of this shard is at or after its newest time minus the window.
             self.newest = self.newest.max(hit.time);
-            let settled = self.newest.saturating_sub(self.window);
-            let key = block.key(hit);
-            let entry =
-                self.visitors
-                    .entry(hit.key_hash, |(k, _, _)| **k == *key, |(_, hash, _)| *hash);
-            let (_, _, visitor) = entry
-                .or_insert_with(|| (key.into(), hit.key_hash, Visitor::default()))
-                .into_mut();
-            let pending = Pending {
-                time: hit.time,
-                line,
-                referral: if hit.referral == NO_REFERRAL {
-                    NO_REFERRAL
-                } else {
-                    ids[hit.referral as usize]
-                },
-                revenue: hit.revenue,
-            };
-            if visitor.queue.back().is_none_or(|last| *last <= pending) {
-                visitor.queue.push_back(pending);
-            } else {
-                let at = visitor.queue.partition_point(|p| *p <= pending);
-                visitor.queue.insert(at, pending);
+            let floor = self.newest.saturating_sub(self.window);
+            let frontier = *self.frontier.get_or_insert(floor.div_euclid(self.width));
+            if frontier < floor.div_euclid(self.width) {
+                self.apply_before(floor);
             }
-            apply_settled(visitor, settled, &mut self.attribution);
 
-            self.hits += 1;
-            if self.hits.is_multiple_of(SWEEP_EVERY_HITS) {
-                self.sweep();
-            }
+            let key = block.key(hit);
+            let visitor = match self.find(hit.key_hash, key) {
+                Some(visitor) => visitor,
+                None => self.insert(hit.key_hash, key),
+            };
+            let referral = match hit.referral {
+                NO_REFERRAL => NO_REFERRAL,
+                index => {
+                    let id = &mut self.ids[index as usize];
+                    if *id == UNMAPPED {
+                        *id = self.attribution.id(&block.referrals[index as usize]);
+                    }
+                    *id
+                }
+            };
+            let purchase = match hit.revenue {
+                None => NO_PURCHASE,
+                Some(revenue) => match self.free_purchases.pop() {
+                    Some(at) => {
+                        self.purchases[at as usize] = revenue;
+                        at
+                    }
+                    None => {
+                        self.purchases.push(revenue);
+                        (self.purchases.len() - 1) as u32
+                    }
+                },
+            };
+            self.visitors[visitor as usize].waiting += 1;
+            let bucket = self.bucket(hit.time);
+            self.occupied[bucket / 64] |= 1 << (bucket % 64);
+            self.buckets[bucket].push(Waiting {
+                time: hit.time,
+                visitor,
+                referral,
+                purchase,
+            });
+            self.waiting += 1;
         }
-        Ok(())
+        self.apply_before(bound);
+        self.hits_since_sweep += block.shards[shard].len() as u64;
+        if self.hits_since_sweep >= MIN_SWEEP_HITS.max(self.table.len() as u64) {
+            self.sweep(bound);
+        }
     }
 
-    /// Applies what is settled everywhere and drops visitors whose visits can no longer change.
-    fn sweep(&mut self) {
-        self.peak_open_visitors = self.peak_open_visitors.max(self.visitors.len());
-        let settled = self.newest.saturating_sub(self.window);
-        let closed_before = settled.saturating_sub(VISIT_GAP_SECONDS);
+    fn bucket(&self, time: i64) -> usize {
+        self.ring_index(time.div_euclid(self.width))
+    }
+
+    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        let (visitors, keys) = (&self.visitors, &self.keys);
+        self.table
+            .find(hash, |&i| {
+                let v = &visitors[i as usize];
+                v.hash == hash && keys[v.key_at..v.key_at + v.key_len as usize] == *key
+            })
+            .copied()
+    }
+
+    fn insert(&mut self, hash: u64, key: &[u8]) -> u32 {
+        let visitor = Visitor {
+            hash,
+            key_at: self.keys.len(),
+            key_len: key.len() as u32,
+            waiting: 0,
+            last_time: NO_TIME,
+            current: NO_REFERRAL,
+        };
+        self.keys.extend_from_slice(key);
+        let index = match self.free_visitors.pop() {
+            Some(index) => {
+                self.visitors[index as usize] = visitor;
+                index
+            }
+            None => {
+                self.visitors.push(visitor);
+                u32::try_from(self.visitors.len() - 1).expect("fewer than 2^32 open visitors")
+            }
+        };
+        let visitors = &self.visitors;
+        self.table
+            .insert_unique(hash, index, |&i| visitors[i as usize].hash);
+        index
+    }
+
+    /// Applies every bucket wholly before `bound`: no hit yet to come can fall into them.
+    fn apply_before(&mut self, bound: i64) {
+        let Some(frontier) = self.frontier else {
+            return;
+        };
+        let end = bound.div_euclid(self.width);
+        if end <= frontier {
+            return;
+        }
+        // All waiting hits are in the ring's buckets from the frontier on: past one turn of the
+        // ring, the rest are empty.
+        let turn = frontier.saturating_add(self.buckets.len() as i64);
+        self.apply_occupied(frontier, end.min(turn));
+        self.frontier = Some(end);
+    }
+
+    /// Applies the occupied buckets numbered `from..to`, at most one turn of the ring, in order.
+    fn apply_occupied(&mut self, from: i64, to: i64) {
+        let mut number = from;
+        while number < to && self.waiting > 0 {
+            let at = self.ring_index(number);
+            let later = self.occupied[at / 64] >> (at % 64);
+            if later == 0 {
+                number += (64 - at % 64) as i64;
+                continue;
+            }
+            number += i64::from(later.trailing_zeros());
+            if number >= to {
+                break;
+            }
+            self.apply_bucket(number);
+            number += 1;
+        }
+    }
+
+    fn ring_index(&self, number: i64) -> usize {
+        number.rem_euclid(self.buckets.len() as i64) as usize
+    }
+
+    fn apply_bucket(&mut self, number: i64) {
+        let at = self.ring_index(number);
+        self.occupied[at / 64] &= !(1 << (at % 64));
+        let mut bucket = mem::take(&mut self.buckets[at]);
+        if self.width > 1 {
+            // Stable: hits at the same time stay in file order.
+            bucket.sort_by_key(|hit| hit.time);
+        }
+        self.waiting -= bucket.len() as u64;
         let attribution = &mut self.attribution;
-        self.visitors.retain(|(_, _, visitor)| {
-            apply_settled(visitor, settled, attribution);
-            !(visitor.queue.is_empty() && visitor.last_time.is_some_and(|t| t < closed_before))
+        for hit in bucket.drain(..) {
+            let visitor = &mut self.visitors[hit.visitor as usize];
+            if visitor.last_time != NO_TIME && hit.time - visitor.last_time > VISIT_GAP_SECONDS {
+                visitor.current = NO_REFERRAL;
+            }
+            if hit.referral != NO_REFERRAL {
+                visitor.current = hit.referral;
+            }
+            if hit.purchase != NO_PURCHASE {
+                let revenue = self.purchases[hit.purchase as usize];
+                self.free_purchases.push(hit.purchase);
+                attribution.purchases += 1;
+                match visitor.current {
+                    NO_REFERRAL => attribution.unattributed += revenue,
+                    id => {
+                        attribution.revenue[id as usize] += revenue;
+                        attribution.attributed += revenue;
+                    }
+                }
+            }
+            visitor.last_time = hit.time;
+            visitor.waiting -= 1;
+        }
+        self.buckets[at] = bucket;
+    }
+
+    /// Drops visitors whose visits can no longer change: nothing waiting, and a last hit more
+    /// than a visit gap before the bound.
+    fn sweep(&mut self, bound: i64) {
+        self.hits_since_sweep = 0;
+        self.peak_open_visitors = self.peak_open_visitors.max(self.table.len());
+        let closed_before = bound.saturating_sub(VISIT_GAP_SECONDS);
+        let (visitors, free, dead) = (
+            &self.visitors,
+            &mut self.free_visitors,
+            &mut self.dead_key_bytes,
+        );
+        self.table.retain(|&mut i| {
+            let v = &visitors[i as usize];
+            let closed = v.waiting == 0 && v.last_time < closed_before;
+            if closed {
+                free.push(i);
+                *dead += v.key_len as usize;
+            }
+            !closed
         });
+        let live = self.keys.len() - self.dead_key_bytes;
+        if self.dead_key_bytes > live.max(MIN_RECLAIM_BYTES) {
+            self.reclaim_keys();
+        }
+    }
+
+    /// Moves the live visitors' keys into a new buffer, without the dropped ones'.
+    fn reclaim_keys(&mut self) {
+        let mut keys = Vec::with_capacity(2 * (self.keys.len() - self.dead_key_bytes));
+        for &i in self.table.iter() {
+            let v = &mut self.visitors[i as usize];
+            let at = keys.len();
+            keys.extend_from_slice(&self.keys[v.key_at..v.key_at + v.key_len as usize]);
+            v.key_at = at;
+        }
+        self.keys = keys;
+        self.dead_key_bytes = 0;
     }
 
     /// End of input: every waiting hit is final.
     pub fn finish(mut self) -> (Attribution, usize) {
-        self.peak_open_visitors = self.peak_open_visitors.max(self.visitors.len());
-        for (_, _, visitor) in self.visitors.iter_mut() {
-            apply_settled(visitor, i64::MAX, &mut self.attribution);
+        self.peak_open_visitors = self.peak_open_visitors.max(self.table.len());
+        if let Some(frontier) = self.frontier {
+            self.apply_occupied(frontier, frontier.saturating_add(self.buckets.len() as i64));
         }
         (self.attribution, self.peak_open_visitors)
     }
 }
 
-fn apply_settled(visitor: &mut Visitor, settled: i64, attribution: &mut Attribution) {
-    while visitor.queue.front().is_some_and(|p| p.time <= settled) {
-        let Some(hit) = visitor.queue.pop_front() else {
-            break;
-        };
-        if visitor
-            .last_time
-            .is_some_and(|last| hit.time - last > VISIT_GAP_SECONDS)
-        {
-            visitor.current = None;
+/// The sequencer and every shard, applied one after the other on the calling thread.
+pub struct Sessions {
+    sequencer: Sequencer,
+    shards: Vec<Shard>,
+}
+
+impl Sessions {
+    pub fn new(disorder_window_seconds: i64, shards: usize) -> Self {
+        Self::from_parts(
+            Sequencer::new(disorder_window_seconds),
+            (0..shards.max(1))
+                .map(|_| Shard::new(disorder_window_seconds))
+                .collect(),
+        )
+    }
+
+    pub fn from_parts(sequencer: Sequencer, shards: Vec<Shard>) -> Self {
+        Self { sequencer, shards }
+    }
+
+    /// Takes the next block of the file, whose first line is `first_line`; blocks must come in
+    /// file order.
+    pub fn add_block(&mut self, block: &ParsedBlock, first_line: u64) -> Result<(), TooLate> {
+        let bound = self.sequencer.admit(block, first_line)?;
+        for (index, shard) in self.shards.iter_mut().enumerate() {
+            shard.add_block(block, index, bound);
         }
-        if hit.referral != NO_REFERRAL {
-            visitor.current = Some(hit.referral);
+        Ok(())
+    }
+
+    /// End of input: every shard's revenue summed, and the sum of their peak open visitors.
+    pub fn finish(self) -> (Attribution, usize) {
+        let mut total = Attribution::default();
+        let mut peak = 0;
+        for shard in self.shards {
+            let (attribution, shard_peak) = shard.finish();
+            total.merge(attribution);
+            peak += shard_peak;
         }
-        if let Some(revenue) = hit.revenue {
-            attribution.purchases += 1;
-            match visitor.current {
-                Some(id) => {
-                    attribution.revenue[id as usize] += revenue;
-                    attribution.attributed += revenue;
-                }
-                None => attribution.unattributed += revenue,
-            }
-        }
-        visitor.last_time = Some(hit.time);
+        (total, peak)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::key_hasher;
+    use crate::block::Layout;
+    use crate::hits::Columns;
 
     /// (time, visitor, search referral, purchase revenue) per hit, in file order.
     type GivenHit = (
@@ -234,25 +506,39 @@ mod tests {
     }
 
     /// The ranked attribution of `given`, the same whether each hit comes in a block of its own
-    /// (blocks applied in order) or all in one block (a visitor's hits within a block).
+    /// (blocks applied in order) or all in one block (a visitor's hits within a block), and
+    /// whether visitors are in one shard or several.
     fn run(given: Given, window: i64) -> Result<Vec<(String, String, String)>, TooLate> {
-        let one_each = run_in_blocks(&given, window, 1);
-        let all_in_one = run_in_blocks(&given, window, given.hits.len().max(1));
-        assert_eq!(one_each, all_in_one, "one block per hit against one block");
-        one_each
+        let reference = run_in_blocks(&given, window, 1, 1);
+        for shards in [1, 2, 3] {
+            let all_in_one = run_in_blocks(&given, window, given.hits.len().max(1), shards);
+            assert_eq!(
+                reference, all_in_one,
+                "one block against one per hit, {shards} shards"
+            );
+            let one_each = run_in_blocks(&given, window, 1, shards);
+            assert_eq!(reference, one_each, "one block per hit, {shards} shards");
+        }
+        reference
     }
 
     fn run_in_blocks(
         given: &Given,
         window: i64,
         per_block: usize,
+        shards: usize,
     ) -> Result<Vec<(String, String, String)>, TooLate> {
-        let mut sessions = Sessions::new(window);
+        let columns = Columns::from_header(
+            b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer",
+        )
+        .unwrap();
+        let layout = Layout::new(columns, shards, window);
+        let mut sessions = Sessions::new(window, shards);
         for (b, hits) in given.hits.chunks(per_block).enumerate() {
-            let mut block = ParsedBlock::default();
+            let mut block = ParsedBlock::new(shards);
             for (i, (time, visitor, referral, revenue)) in hits.iter().enumerate() {
                 block.push(
-                    &key_hasher(),
+                    &layout,
                     i as u64,
                     *time,
                     &[visitor.as_bytes()],
@@ -348,6 +634,47 @@ mod tests {
             ],
         };
         assert_eq!(run(given, 600).unwrap(), [row("bing.com", "zune", "3.00")]);
+    }
+
+    #[test]
+    fn a_window_wider_than_the_buckets_still_orders_by_time_then_file_order() {
+        // Over 4096 buckets' worth: a bucket spans several seconds, and is sorted when applied.
+        let window = 100_000;
+        let given = Given {
+            hits: vec![
+                (120, "v1", None, Some("9")),
+                (110, "v1", BING, None),
+                (100, "v1", GOOGLE, None),
+                (130, "v2", GOOGLE, None),
+                (130, "v2", BING, None),
+                (130, "v2", None, Some("4")),
+            ],
+        };
+        assert_eq!(
+            run(given, window).unwrap(),
+            [row("bing.com", "zune", "13.00")]
+        );
+    }
+
+    #[test]
+    fn waiting_hits_survive_a_jump_of_many_windows() {
+        let given = Given {
+            hits: vec![
+                (1_000, "v1", GOOGLE, None),
+                (1_500, "v1", None, Some("2")),
+                // Far beyond one turn of the buckets: everything before is applied first.
+                (50_000_000, "v2", BING, None),
+                (50_000_010, "v1", None, Some("5")),
+                (50_000_005, "v2", None, Some("3")),
+            ],
+        };
+        assert_eq!(
+            run(given, 600).unwrap(),
+            [
+                row("bing.com", "zune", "3.00"),
+                row("google.com", "ipod", "2.00")
+            ]
+        );
     }
 
     #[test]

@@ -92,6 +92,19 @@ fn a_crowd_of_visitors_gives_one_report_whatever_the_threads_and_blocks() {
             options.block_bytes
         );
     }
+    // A wider window holds hits longer and buckets them coarser; the input is within either.
+    for threads in [1, 2] {
+        let options = Options {
+            threads,
+            max_disorder_seconds: 30 * 86_400,
+            ..Options::default()
+        };
+        assert_eq!(
+            rendered(analyze_bytes(&data, options)),
+            reference,
+            "{threads} threads, a 30-day window"
+        );
+    }
 }
 
 #[test]
