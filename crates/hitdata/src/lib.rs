@@ -31,7 +31,7 @@ pub use visits::DEFAULT_DISORDER_SECONDS;
 pub(crate) const WARNING_EXAMPLES: usize = 20;
 
 /// Lines are handed to workers in blocks of about this size.
-pub const DEFAULT_BLOCK_BYTES: usize = 4 << 20;
+pub const DEFAULT_BLOCK_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
