@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs pinned Python tooling into a venv cached outside the clone and prints its path. By
 # default the local stack's (moto, aws-sam-translator, SAM CLI, cargo-lambda, linters, pytest);
-# given another lock file, that one's (infra/glue/requirements.lock: PySpark).
+# given another lock file, that one's (infra/glue/requirements.lock: PySpark and DuckDB).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${SLUICE_CACHE:-$HOME/.cache/sluice}"

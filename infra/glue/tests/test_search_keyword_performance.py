@@ -16,6 +16,10 @@ sys.path.insert(0, str(ROOT / "infra" / "glue"))
 
 import search_keyword_performance as job  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+import duckdb_peer  # noqa: E402
+
 BIN = Path(os.environ.get("HITDATA_BIN_DIR", ROOT / "target" / "debug"))
 
 
@@ -70,10 +74,12 @@ def rust_report(path: Path, out_dir: Path) -> tuple[bytes, dict]:
     return (out_dir / "2026-11-22_SearchKeywordPerformance.tab").read_bytes(), summary
 
 
-# The last case is a shop with thousands of people browsing at once, long user agents and a long
-# tail of keywords (the generator's --visitors population).
-@pytest.mark.parametrize("seed,size,visitors", [(1, "3M", None), (20261122, "1M", None), (7, "4M", 3000)])
-def test_the_glue_job_and_the_engine_write_identical_bytes(spark, tmp_path, seed, size, visitors):
+# The last cases are shops with thousands and a hundred thousand people browsing at once, long
+# user agents and a long tail of keywords (the generator's --visitors population).
+@pytest.mark.parametrize("seed,size,visitors", [
+    (1, "3M", None), (20261122, "1M", None), (7, "4M", 3000), (5, "8M", 100_000),
+])
+def test_the_glue_job_the_duckdb_peer_and_the_engine_write_identical_bytes(spark, tmp_path, seed, size, visitors):
     data = tmp_path / "hits.tsv"
     population = ["--visitors", str(visitors)] if visitors else []
     subprocess.run([BIN / "generate-hits", data, "--size", size, "--seed", str(seed), *population],
@@ -81,12 +87,18 @@ def test_the_glue_job_and_the_engine_write_identical_bytes(spark, tmp_path, seed
 
     engine_bytes, engine = rust_report(data, tmp_path)
     glue_bytes, glue = job.compute(spark, str(data))
+    peer_bytes, peer = duckdb_peer.compute(str(data))
 
     assert glue_bytes == engine_bytes
+    assert peer_bytes == engine_bytes
     assert engine_bytes.count(b"\n") > 20, "the generated data should credit many keywords"
     for field in ("rows_read", "rejected_too_few_fields", "rejected_bad_hit_time", "purchases",
                   "attributed_revenue", "unattributed_revenue", "warnings"):
         assert glue[field] == engine[field], field
+    for field in ("purchases", "attributed_revenue", "unattributed_revenue", "warnings"):
+        assert peer[field] == engine[field], field
+    rows, rejected = engine["rows_read"], engine["rejected_too_few_fields"] + engine["rejected_bad_hit_time"]
+    assert peer["hits"] == rows - rejected
 
 
 def test_awkward_lines_agree_too(spark, tmp_path):
