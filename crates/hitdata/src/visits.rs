@@ -32,6 +32,12 @@ const MAX_BUCKETS: i64 = 4096;
 /// Keys of dropped visitors are reclaimed once they are more than the live ones and this much.
 const MIN_RECLAIM_BYTES: usize = 1 << 20;
 
+/// Emptied buckets kept for reuse, at most.
+const MAX_SPARE_BUCKETS: usize = 64;
+/// Keys are stored in chunks of this size (a longer key has a chunk of its own), so the store
+/// grows without moving what it holds.
+const KEY_CHUNK_BYTES: usize = 1 << 20;
+
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error(
     "line {line}: hit_time_gmt {time} is more than {window} s older than a hit before it; the \
@@ -143,7 +149,7 @@ impl Attribution {
 #[derive(Debug, Clone, Copy)]
 struct Visitor {
     hash: u64,
-    key_at: usize,
+    key_at: KeyAt,
     key_len: u32,
     /// Hits waiting in the buckets.
     waiting: u32,
@@ -151,6 +157,41 @@ struct Visitor {
     last_time: i64,
     /// The visit's last search referral, or [`NO_REFERRAL`].
     current: ReferralId,
+}
+
+/// Where a key is in a [`KeyArena`]: chunk index in the high half, offset in the low.
+type KeyAt = u64;
+
+/// The visitors' keys, back to back in chunks that never move.
+#[derive(Debug, Default)]
+struct KeyArena {
+    chunks: Vec<Vec<u8>>,
+    /// Bytes stored, live or not.
+    bytes: usize,
+}
+
+impl KeyArena {
+    fn push(&mut self, key: &[u8]) -> KeyAt {
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|chunk| chunk.capacity() - chunk.len() >= key.len());
+        if !fits {
+            self.chunks
+                .push(Vec::with_capacity(KEY_CHUNK_BYTES.max(key.len())));
+        }
+        let index = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[index];
+        let offset = chunk.len();
+        chunk.extend_from_slice(key);
+        self.bytes += key.len();
+        ((index as u64) << 32) | offset as u64
+    }
+
+    fn get(&self, at: KeyAt, len: u32) -> &[u8] {
+        let offset = (at & 0xffff_ffff) as usize;
+        &self.chunks[(at >> 32) as usize][offset..offset + len as usize]
+    }
 }
 
 /// A hit waiting for its bucket to be applied.
@@ -180,8 +221,10 @@ pub struct Shard {
     table: HashTable<u32>,
     visitors: Vec<Visitor>,
     free_visitors: Vec<u32>,
-    keys: Vec<u8>,
+    keys: KeyArena,
     dead_key_bytes: usize,
+    /// Emptied buckets, their room kept for the next bucket to fill.
+    spare_buckets: Vec<Vec<Waiting>>,
     purchases: Vec<Revenue>,
     free_purchases: Vec<u32>,
     hits_since_sweep: u64,
@@ -210,8 +253,9 @@ impl Shard {
             table: HashTable::new(),
             visitors: Vec::new(),
             free_visitors: Vec::new(),
-            keys: Vec::new(),
+            keys: KeyArena::default(),
             dead_key_bytes: 0,
+            spare_buckets: Vec::new(),
             purchases: Vec::new(),
             free_purchases: Vec::new(),
             hits_since_sweep: 0,
@@ -265,6 +309,11 @@ impl Shard {
             self.visitors[visitor as usize].waiting += 1;
             let bucket = self.bucket(hit.time);
             self.occupied[bucket / 64] |= 1 << (bucket % 64);
+            if self.buckets[bucket].capacity() == 0
+                && let Some(spare) = self.spare_buckets.pop()
+            {
+                self.buckets[bucket] = spare;
+            }
             self.buckets[bucket].push(Waiting {
                 time: hit.time,
                 visitor,
@@ -289,7 +338,7 @@ impl Shard {
         self.table
             .find(hash, |&i| {
                 let v = &visitors[i as usize];
-                v.hash == hash && keys[v.key_at..v.key_at + v.key_len as usize] == *key
+                v.hash == hash && keys.get(v.key_at, v.key_len) == key
             })
             .copied()
     }
@@ -297,13 +346,12 @@ impl Shard {
     fn insert(&mut self, hash: u64, key: &[u8]) -> u32 {
         let visitor = Visitor {
             hash,
-            key_at: self.keys.len(),
+            key_at: self.keys.push(key),
             key_len: key.len() as u32,
             waiting: 0,
             last_time: NO_TIME,
             current: NO_REFERRAL,
         };
-        self.keys.extend_from_slice(key);
         let index = match self.free_visitors.pop() {
             Some(index) => {
                 self.visitors[index as usize] = visitor;
@@ -392,7 +440,9 @@ impl Shard {
             visitor.last_time = hit.time;
             visitor.waiting -= 1;
         }
-        self.buckets[at] = bucket;
+        if self.spare_buckets.len() < MAX_SPARE_BUCKETS {
+            self.spare_buckets.push(bucket);
+        }
     }
 
     /// Drops visitors whose visits can no longer change: nothing waiting, and a last hit more
@@ -415,7 +465,7 @@ impl Shard {
             }
             !closed
         });
-        let live = self.keys.len() - self.dead_key_bytes;
+        let live = self.keys.bytes - self.dead_key_bytes;
         if self.dead_key_bytes > live.max(MIN_RECLAIM_BYTES) {
             self.reclaim_keys();
         }
@@ -423,12 +473,10 @@ impl Shard {
 
     /// Moves the live visitors' keys into a new buffer, without the dropped ones'.
     fn reclaim_keys(&mut self) {
-        let mut keys = Vec::with_capacity(2 * (self.keys.len() - self.dead_key_bytes));
+        let mut keys = KeyArena::default();
         for &i in self.table.iter() {
             let v = &mut self.visitors[i as usize];
-            let at = keys.len();
-            keys.extend_from_slice(&self.keys[v.key_at..v.key_at + v.key_len as usize]);
-            v.key_at = at;
+            v.key_at = keys.push(self.keys.get(v.key_at, v.key_len));
         }
         self.keys = keys;
         self.dead_key_bytes = 0;
