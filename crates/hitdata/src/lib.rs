@@ -10,6 +10,7 @@ mod pipeline;
 pub mod referrer;
 pub mod report;
 pub mod revenue;
+mod table;
 pub mod visits;
 
 use std::io::{self, BufRead, BufReader, Read};

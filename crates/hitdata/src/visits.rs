@@ -14,12 +14,13 @@
 
 use std::mem;
 
-use hashbrown::{HashMap, HashTable};
+use hashbrown::HashMap;
 use thiserror::Error;
 
 use crate::block::{NO_REFERRAL, ParsedBlock};
 use crate::referrer::SearchReferral;
 use crate::revenue::Revenue;
+use crate::table::{VisitorTable, prefetch};
 
 /// A gap longer than this between a visitor's consecutive hits starts a new visit.
 pub const VISIT_GAP_SECONDS: i64 = 1800;
@@ -32,6 +33,10 @@ const MAX_BUCKETS: i64 = 4096;
 /// Keys of dropped visitors are reclaimed once they are more than the live ones and this much.
 const MIN_RECLAIM_BYTES: usize = 1 << 20;
 
+/// How far ahead of the hit being applied its table slot, its visitor and its key are fetched.
+const PREFETCH_SLOTS: usize = 16;
+const PREFETCH_VISITORS: usize = 8;
+const PREFETCH_KEYS: usize = 4;
 /// Emptied buckets kept for reuse, at most.
 const MAX_SPARE_BUCKETS: usize = 64;
 /// Keys are stored in chunks of this size (a longer key has a chunk of its own), so the store
@@ -218,7 +223,7 @@ pub struct Shard {
     frontier: Option<i64>,
     newest: i64,
     waiting: u64,
-    table: HashTable<u32>,
+    table: VisitorTable,
     visitors: Vec<Visitor>,
     free_visitors: Vec<u32>,
     keys: KeyArena,
@@ -250,7 +255,7 @@ impl Shard {
             frontier: None,
             newest: i64::MIN,
             waiting: 0,
-            table: HashTable::new(),
+            table: VisitorTable::default(),
             visitors: Vec::new(),
             free_visitors: Vec::new(),
             keys: KeyArena::default(),
@@ -269,7 +274,22 @@ impl Shard {
     pub fn add_block(&mut self, block: &ParsedBlock, shard: usize, bound: i64) {
         self.ids.clear();
         self.ids.resize(block.referrals.len(), UNMAPPED);
-        for hit in &block.shards[shard] {
+        let hits = &block.shards[shard];
+        for hit in hits.iter().take(PREFETCH_SLOTS) {
+            self.table.prefetch(hit.key_hash);
+        }
+        for (i, hit) in hits.iter().enumerate() {
+            // Lookups overlap their waits on memory: the slot of a hit a few ahead, the visitor
+            // of a nearer one, the key of the next.
+            if let Some(ahead) = hits.get(i + PREFETCH_SLOTS) {
+                self.table.prefetch(ahead.key_hash);
+            }
+            if let Some(near) = hits.get(i + PREFETCH_VISITORS) {
+                self.prefetch_visitor(near.key_hash);
+            }
+            if let Some(next) = hits.get(i + PREFETCH_KEYS) {
+                self.prefetch_key(next.key_hash);
+            }
             // Every later hit of this shard is at or after its newest time minus the window.
             self.newest = self.newest.max(hit.time);
             let floor = self.newest.saturating_sub(self.window);
@@ -323,7 +343,7 @@ impl Shard {
             self.waiting += 1;
         }
         self.apply_before(bound);
-        self.hits_since_sweep += block.shards[shard].len() as u64;
+        self.hits_since_sweep += hits.len() as u64;
         if self.hits_since_sweep >= MIN_SWEEP_HITS.max(self.table.len() as u64) {
             self.sweep(bound);
         }
@@ -335,12 +355,31 @@ impl Shard {
 
     fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
         let (visitors, keys) = (&self.visitors, &self.keys);
-        self.table
-            .find(hash, |&i| {
-                let v = &visitors[i as usize];
-                v.hash == hash && keys.get(v.key_at, v.key_len) == key
-            })
-            .copied()
+        self.table.find(hash, |i| {
+            let v = &visitors[i as usize];
+            v.hash == hash && keys.get(v.key_at, v.key_len) == key
+        })
+    }
+
+    /// The first visitor the table holds under `hash`'s tag, whether or not its key matches.
+    fn candidate(&self, hash: u64) -> Option<&Visitor> {
+        let index = self.table.find(hash, |_| true)?;
+        self.visitors.get(index as usize)
+    }
+
+    fn prefetch_visitor(&self, hash: u64) {
+        if let Some(visitor) = self.candidate(hash) {
+            prefetch(visitor);
+        }
+    }
+
+    fn prefetch_key(&self, hash: u64) {
+        if let Some(visitor) = self.candidate(hash) {
+            let key = self.keys.get(visitor.key_at, visitor.key_len);
+            for line in key.chunks(64).take(4) {
+                prefetch(&line[0]);
+            }
+        }
     }
 
     fn insert(&mut self, hash: u64, key: &[u8]) -> u32 {
@@ -364,7 +403,7 @@ impl Shard {
         };
         let visitors = &self.visitors;
         self.table
-            .insert_unique(hash, index, |&i| visitors[i as usize].hash);
+            .insert(hash, index, |i| visitors[i as usize].hash);
         index
     }
 
@@ -417,7 +456,10 @@ impl Shard {
         }
         self.waiting -= bucket.len() as u64;
         let attribution = &mut self.attribution;
-        for hit in bucket.drain(..) {
+        for (i, hit) in bucket.iter().enumerate() {
+            if let Some(ahead) = bucket.get(i + PREFETCH_VISITORS) {
+                prefetch(&self.visitors[ahead.visitor as usize]);
+            }
             let visitor = &mut self.visitors[hit.visitor as usize];
             if visitor.last_time != NO_TIME && hit.time - visitor.last_time > VISIT_GAP_SECONDS {
                 visitor.current = NO_REFERRAL;
@@ -440,6 +482,7 @@ impl Shard {
             visitor.last_time = hit.time;
             visitor.waiting -= 1;
         }
+        bucket.clear();
         if self.spare_buckets.len() < MAX_SPARE_BUCKETS {
             self.spare_buckets.push(bucket);
         }
@@ -456,15 +499,18 @@ impl Shard {
             &mut self.free_visitors,
             &mut self.dead_key_bytes,
         );
-        self.table.retain(|&mut i| {
-            let v = &visitors[i as usize];
-            let closed = v.waiting == 0 && v.last_time < closed_before;
-            if closed {
-                free.push(i);
-                *dead += v.key_len as usize;
-            }
-            !closed
-        });
+        self.table.retain(
+            |i| {
+                let v = &visitors[i as usize];
+                let closed = v.waiting == 0 && v.last_time < closed_before;
+                if closed {
+                    free.push(i);
+                    *dead += v.key_len as usize;
+                }
+                !closed
+            },
+            |i| visitors[i as usize].hash,
+        );
         let live = self.keys.bytes - self.dead_key_bytes;
         if self.dead_key_bytes > live.max(MIN_RECLAIM_BYTES) {
             self.reclaim_keys();
@@ -474,7 +520,7 @@ impl Shard {
     /// Moves the live visitors' keys into a new buffer, without the dropped ones'.
     fn reclaim_keys(&mut self) {
         let mut keys = KeyArena::default();
-        for &i in self.table.iter() {
+        for i in self.table.iter() {
             let v = &mut self.visitors[i as usize];
             v.key_at = keys.push(self.keys.get(v.key_at, v.key_len));
         }
