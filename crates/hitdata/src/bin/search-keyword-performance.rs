@@ -102,6 +102,12 @@ fn today_utc() -> String {
     )
 }
 
+// The engine allocates and frees blocks and visitor state in bursts from two threads; glibc's
+// allocator hands big frees back to the kernel at once, and each unmapping interrupts the other
+// core to flush its address translations.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let arguments = match parse_arguments() {
         Ok(arguments) => arguments,
