@@ -14,6 +14,8 @@ const MIN_SLOTS: usize = 16;
 pub(crate) struct VisitorTable {
     slots: Vec<Slot>,
     len: usize,
+    /// The indices kept by the last rebuild, its room reused by the next.
+    scratch: Vec<u32>,
 }
 
 impl Default for VisitorTable {
@@ -21,6 +23,7 @@ impl Default for VisitorTable {
         Self {
             slots: vec![EMPTY; MIN_SLOTS],
             len: 0,
+            scratch: Vec::new(),
         }
     }
 }
@@ -61,7 +64,9 @@ impl VisitorTable {
     /// Adds `index`, which is not in the table; `hash_of` gives the hash of any index in it.
     pub(crate) fn insert(&mut self, hash: u64, index: u32, hash_of: impl Fn(u32) -> u64) {
         if (self.len + 1) * 2 > self.slots.len() {
-            let indices: Vec<u32> = self.iter().collect();
+            let mut indices = std::mem::take(&mut self.scratch);
+            indices.clear();
+            indices.extend(self.iter());
             self.rebuild(indices, (self.len + 1) * 2, &hash_of);
         }
         self.place(hash, index);
@@ -78,11 +83,18 @@ impl VisitorTable {
     }
 
     fn rebuild(&mut self, indices: Vec<u32>, room: usize, hash_of: &impl Fn(u32) -> u64) {
-        self.slots = vec![EMPTY; room.next_power_of_two().max(MIN_SLOTS)];
+        let slots = room.next_power_of_two().max(MIN_SLOTS);
+        if slots == self.slots.len() {
+            // The same size: cleared in place, so no fresh memory is faulted in.
+            self.slots.fill(EMPTY);
+        } else {
+            self.slots = vec![EMPTY; slots];
+        }
         self.len = indices.len();
-        for index in indices {
+        for &index in &indices {
             self.place(hash_of(index), index);
         }
+        self.scratch = indices;
     }
 
     /// Keeps the indices `keep` accepts; the table shrinks if they fill less than an eighth.
@@ -91,7 +103,9 @@ impl VisitorTable {
         mut keep: impl FnMut(u32) -> bool,
         hash_of: impl Fn(u32) -> u64,
     ) {
-        let kept: Vec<u32> = self.iter().filter(|&index| keep(index)).collect();
+        let mut kept = std::mem::take(&mut self.scratch);
+        kept.clear();
+        kept.extend(self.iter().filter(|&index| keep(index)));
         let room = if kept.len() * 8 < self.slots.len() {
             kept.len() * 4
         } else {
