@@ -1,5 +1,5 @@
-//! A block of whole lines parsed into compact hits, so blocks can be parsed on several threads
-//! and applied to visits in file order by one.
+//! A block of whole lines parsed into compact hits split by visitor shard, so blocks can be
+//! parsed on several threads and each shard's part applied in file order on its own.
 
 use std::hash::BuildHasher;
 
@@ -59,7 +59,9 @@ impl Layout {
         }
     }
 
-    /// The shard of a key's hash: bits that the tables' bucket index and tag do not use.
+    /// The shard of a key's hash, from bits 24 to 55: above those the tables index by (unless a
+    /// table has over 2^24 slots); they overlap the tag, whose remaining bits still tell keys
+    /// apart.
     pub fn shard_of(&self, key_hash: u64) -> usize {
         ((((key_hash >> 24) & 0xffff_ffff) * self.shards as u64) >> 32) as usize
     }

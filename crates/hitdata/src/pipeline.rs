@@ -282,6 +282,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn work<'a, S: BlockSource<'a>>(shared: &Shared<'_, S>, worker: usize) {
+    let _stop_on_panic = StopOnPanic(shared);
     let prefer = worker % shared.layout.shards;
     while !shared.stop.load(Ordering::Relaxed) {
         // Admitted work first: it frees memory and lets the others run ahead.
@@ -368,7 +369,24 @@ fn apply<S>(shared: &Shared<'_, S>, shard: usize, mut blocks: Vec<Admitted>) {
 }
 
 fn fail<S>(shared: &Shared<'_, S>, failure: EngineError) {
-    lock(shared.admitting).failure.get_or_insert(failure);
+    let mut admitting = lock(shared.admitting);
+    admitting.failure.get_or_insert(failure);
+    // Under the lock, so a worker about to wait sees it or gets the notification.
     shared.stop.store(true, Ordering::Relaxed);
+    drop(admitting);
     shared.progress.notify_all();
+}
+
+/// Stops every worker if this one panics, instead of leaving them waiting for its work.
+struct StopOnPanic<'a, S>(&'a Shared<'a, S>);
+
+impl<S> Drop for StopOnPanic<'_, S> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let admitting = lock(self.0.admitting);
+            self.0.stop.store(true, Ordering::Relaxed);
+            drop(admitting);
+            self.0.progress.notify_all();
+        }
+    }
 }

@@ -26,7 +26,7 @@ use crate::table::{VisitorTable, prefetch};
 pub const VISIT_GAP_SECONDS: i64 = 1800;
 pub const DEFAULT_DISORDER_SECONDS: i64 = 3600;
 /// Idle visitors are looked for once per this many hits, or per the shard's visitor count if
-/// more: each visitor is looked at about once per hit.
+/// more: sweeps cost about one look at a visitor per hit.
 const MIN_SWEEP_HITS: u64 = 1 << 16;
 /// Buckets of waiting hits cover the window in at most about this many buckets.
 const MAX_BUCKETS: i64 = 4096;
@@ -158,7 +158,7 @@ struct Visitor {
     key_len: u32,
     /// Hits waiting in the buckets.
     waiting: u32,
-    /// The time of the last hit applied, or [`NO_TIME`].
+    /// The time of the last hit applied; [`NO_TIME`] before the first, so that hit starts a visit.
     last_time: i64,
     /// The visit's last search referral, or [`NO_REFERRAL`].
     current: ReferralId,
@@ -398,7 +398,10 @@ impl Shard {
             }
             None => {
                 self.visitors.push(visitor);
-                u32::try_from(self.visitors.len() - 1).expect("fewer than 2^32 open visitors")
+                u32::try_from(self.visitors.len() - 1)
+                    .ok()
+                    .filter(|&index| index < u32::MAX)
+                    .expect("fewer than 2^32 - 1 open visitors")
             }
         };
         let visitors = &self.visitors;
@@ -418,26 +421,28 @@ impl Shard {
         }
         // All waiting hits are in the ring's buckets from the frontier on: past one turn of the
         // ring, the rest are empty.
-        let turn = frontier.saturating_add(self.buckets.len() as i64);
-        self.apply_occupied(frontier, end.min(turn));
+        self.apply_occupied(frontier, i128::from(end));
         self.frontier = Some(end);
     }
 
-    /// Applies the occupied buckets numbered `from..to`, at most one turn of the ring, in order.
-    fn apply_occupied(&mut self, from: i64, to: i64) {
-        let mut number = from;
+    /// Applies the occupied buckets numbered `from..to`, in order; past one turn of the ring
+    /// there are none. Numbers are counted wider than times, so the bucket of `i64::MAX` has an
+    /// end.
+    fn apply_occupied(&mut self, from: i64, to: i128) {
+        let to = to.min(i128::from(from) + self.buckets.len() as i128);
+        let mut number = i128::from(from);
         while number < to && self.waiting > 0 {
-            let at = self.ring_index(number);
+            let at = self.ring_index(number as i64);
             let later = self.occupied[at / 64] >> (at % 64);
             if later == 0 {
-                number += (64 - at % 64) as i64;
+                number += (64 - at % 64) as i128;
                 continue;
             }
-            number += i64::from(later.trailing_zeros());
+            number += i128::from(later.trailing_zeros());
             if number >= to {
                 break;
             }
-            self.apply_bucket(number);
+            self.apply_bucket(number as i64);
             number += 1;
         }
     }
@@ -461,7 +466,8 @@ impl Shard {
                 prefetch(&self.visitors[ahead.visitor as usize]);
             }
             let visitor = &mut self.visitors[hit.visitor as usize];
-            if visitor.last_time != NO_TIME && hit.time - visitor.last_time > VISIT_GAP_SECONDS {
+            // A new visitor's first hit passes too, which changes nothing: it has no referral.
+            if hit.time.saturating_sub(visitor.last_time) > VISIT_GAP_SECONDS {
                 visitor.current = NO_REFERRAL;
             }
             if hit.referral != NO_REFERRAL {
@@ -532,7 +538,7 @@ impl Shard {
     pub fn finish(mut self) -> (Attribution, usize) {
         self.peak_open_visitors = self.peak_open_visitors.max(self.table.len());
         if let Some(frontier) = self.frontier {
-            self.apply_occupied(frontier, frontier.saturating_add(self.buckets.len() as i64));
+            self.apply_occupied(frontier, i128::MAX);
         }
         (self.attribution, self.peak_open_visitors)
     }
@@ -769,6 +775,47 @@ mod tests {
                 row("google.com", "ipod", "2.00")
             ]
         );
+    }
+
+    #[test]
+    fn the_ends_of_time_are_times_like_any_other() {
+        for window in [0, 600, 100_000] {
+            let at_the_start = Given {
+                hits: vec![
+                    (i64::MIN, "v1", GOOGLE, None),
+                    (i64::MIN + 1800, "v1", None, Some("5")),
+                ],
+            };
+            assert_eq!(
+                run(at_the_start, window).unwrap(),
+                [row("google.com", "ipod", "5.00")]
+            );
+            let a_gap_at_the_start = Given {
+                hits: vec![
+                    (i64::MIN, "v1", GOOGLE, None),
+                    (i64::MIN + 1801, "v1", None, Some("5")),
+                ],
+            };
+            assert_eq!(run(a_gap_at_the_start, window).unwrap(), []);
+            let at_the_end = Given {
+                hits: vec![
+                    (i64::MAX - 10, "v1", BING, None),
+                    (i64::MAX, "v1", None, Some("7")),
+                ],
+            };
+            assert_eq!(
+                run(at_the_end, window).unwrap(),
+                [row("bing.com", "zune", "7.00")]
+            );
+            // More than 2^63 s apart: a new visit, not a difference that wraps around.
+            let end_to_end = Given {
+                hits: vec![
+                    (i64::MIN + 1, "v1", GOOGLE, None),
+                    (i64::MAX, "v1", None, Some("3")),
+                ],
+            };
+            assert_eq!(run(end_to_end, window).unwrap(), []);
+        }
     }
 
     #[test]
