@@ -9,8 +9,10 @@ the Glue job's functions: the Public Suffix List and the keyword decoding) and o
 page URL of those hits (its registrable domain); the results go back to DuckDB as column lists.
 
 What the peer assumes that the engine does not: valid UTF-8 (DuckDB's reader refuses anything
-else), and carriage returns only before line feeds (DuckDB's reader also ends lines at a lone
-CR). The engine's generator writes such files. Rejected-row counts are not reported.
+else); carriage returns only before line feeds (DuckDB's reader also ends lines at a lone CR);
+no line holding the two characters `\0` (its reader's delimiter: such a file is refused); and
+revenue fields with at most 20 integer digits (`DECIMAL(38, 18)`). The engine's generator writes
+such files. Rejected-row counts are not reported.
 
     python duckdb_peer.py INPUT --out-dir DIR [--date YYYY-MM-DD] [--threads N]
 """
@@ -58,16 +60,26 @@ def compute(input_path: str, threads: int | None = None) -> tuple[bytes, dict]:
     field = {name: unquoted(f"f[{position + 1}]") for name, position in index.items()}
     path = str(input_path).replace("'", "''")
 
+    # One column per line: the reader's delimiter is the two characters `\0`, and a second
+    # column catches any line holding them, which the peer cannot read as one line. The lines are
+    # read and split in parallel; DuckDB keeps a table's rows in insertion order (its
+    # `preserve_insertion_order`, on by default), so a row's `rowid` is its order in the file
+    # (`row_number() OVER ()` would number them on one thread).
+    con.execute(f"""
+        CREATE TEMP TABLE lines AS
+        SELECT string_split(line, chr(9)) AS f, rest
+        FROM read_csv('{path}', columns = {{'line': 'VARCHAR', 'rest': 'VARCHAR'}}, header = false,
+                      skip = 1, delim = '\\0', quote = '', escape = '', new_line = '\\n',
+                      auto_detect = false, strict_mode = false, null_padding = true,
+                      max_line_size = 1073741824)
+        WHERE line IS NOT NULL OR rest IS NOT NULL
+    """)
+    if con.execute("SELECT count(*) FROM lines WHERE rest IS NOT NULL").fetchone()[0]:
+        raise ValueError("a line holds the characters \\0, which the peer's reader splits lines at")
     con.execute(f"""
         CREATE TEMP TABLE hits AS
-        WITH lines AS (
-            SELECT row_number() OVER () AS line, string_split(line, chr(9)) AS f
-            FROM read_csv('{path}', columns = {{'line': 'VARCHAR'}}, header = false, skip = 1,
-                          delim = '\\0', quote = '', escape = '', new_line = '\\n',
-                          auto_detect = false, strict_mode = false)
-            WHERE line IS NOT NULL
-        ), fields AS (
-            SELECT line, {field['hit_time_gmt']} AS t, {field['ip']} || chr(9) || {field['user_agent']} AS visitor,
+        WITH fields AS (
+            SELECT rowid AS line, {field['hit_time_gmt']} AS t, {field['ip']} || chr(9) || {field['user_agent']} AS visitor,
                    {field['event_list']} AS events, {field['page_url']} AS page,
                    {field['product_list']} AS products, {field['referrer']} AS referrer
             FROM lines WHERE len(f) >= {count}
@@ -75,6 +87,7 @@ def compute(input_path: str, threads: int | None = None) -> tuple[bytes, dict]:
         SELECT line, CAST(t AS BIGINT) AS time, visitor, events, page, products, referrer
         FROM fields WHERE regexp_full_match(t, '[+-]?[0-9]+') AND TRY_CAST(t AS BIGINT) IS NOT NULL
     """)
+    con.execute("DROP TABLE lines")
     # Search referrals, decoded once per distinct referrer that could be one, then dropped where
     # the page is on the same registrable domain (looked up once per distinct page).
     candidates = con.execute(f"""
@@ -120,7 +133,7 @@ def compute(input_path: str, threads: int | None = None) -> tuple[bytes, dict]:
             LEFT JOIN keywords k ON k.domain = r.domain AND k.keyword = r.keyword
                 AND (p.domain IS NULL OR p.domain <> r.domain)
         ), visits AS (
-            SELECT *, sum(CASE WHEN time - previous > 1800 THEN 1 ELSE 0 END)
+            SELECT *, sum(CASE WHEN CAST(time AS HUGEINT) - previous > 1800 THEN 1 ELSE 0 END)
                           OVER (PARTITION BY visitor ORDER BY time, line ROWS UNBOUNDED PRECEDING) AS visit
             FROM (SELECT *, lag(time) OVER (PARTITION BY visitor ORDER BY time, line) AS previous FROM touches)
         ), last_touch AS (
