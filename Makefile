@@ -45,7 +45,7 @@ lint: ## rustfmt, clippy, unused dependencies, SAM template lint, cfn-lint, chec
 test-unit: ## unit and handler tests
 	cargo test --workspace --exclude sluice-e2e
 
-test-glue: ## the Glue (PySpark) job's rules, and byte-identical output against the Rust engine
+test-glue: ## the Glue (PySpark) job's rules, and byte-identical output of the job, the DuckDB peer and the Rust engine
 	cargo build -p hitdata --bins
 	SPARK_LOCAL_IP=127.0.0.1 $(GLUE_VENV)/bin/pytest -q infra/glue/tests
 
@@ -58,7 +58,7 @@ e2e-suites:
 	cargo test -p sluice-e2e -- --test-threads=1
 	$(VENV)/bin/pytest -q infra/local/tests
 
-bench: ## benchmarks: validation, function init and size, the ETL engine against PySpark, the log bridge, the ETL pipeline
+bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline
 	cargo bench -p records --bench validation
 	cargo build --release --bins
 	$(VENV)/bin/python bench/functions.py
