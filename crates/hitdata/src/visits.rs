@@ -115,7 +115,10 @@ impl Attribution {
         if let Some(id) = self.ids.get(referral) {
             return *id;
         }
-        let id = ReferralId::try_from(self.referrals.len()).expect("fewer than 2^32 keywords");
+        let id = ReferralId::try_from(self.referrals.len())
+            .ok()
+            .filter(|&id| id < UNMAPPED)
+            .expect("fewer than 2^32 - 2 keywords");
         self.referrals.push(referral.clone());
         self.revenue.push(Revenue::ZERO);
         self.ids.insert(referral.clone(), id);
@@ -322,7 +325,10 @@ impl Shard {
                     }
                     None => {
                         self.purchases.push(revenue);
-                        (self.purchases.len() - 1) as u32
+                        u32::try_from(self.purchases.len() - 1)
+                            .ok()
+                            .filter(|&at| at < NO_PURCHASE)
+                            .expect("fewer than 2^32 - 1 purchases waiting")
                     }
                 },
             };
