@@ -10,8 +10,9 @@ page URL of those hits (its registrable domain); the results go back to DuckDB a
 
 What the peer assumes that the engine does not: valid UTF-8 (DuckDB's reader refuses anything
 else); carriage returns only before line feeds (DuckDB's reader also ends lines at a lone CR);
-no line holding the two characters `\0` (its reader's delimiter: such a file is refused); and
-revenue fields with at most 20 integer digits (`DECIMAL(38, 18)`). The engine's generator writes
+no line holding the two characters `\0` (its reader's delimiter: such a file is refused); lines
+within DuckDB's default maximum line size (2 MB); and revenue fields with at most 20 integer
+digits (`DECIMAL(38, 18)`). The engine's generator writes
 such files. Rejected-row counts are not reported.
 
     python duckdb_peer.py INPUT --out-dir DIR [--date YYYY-MM-DD] [--threads N]
@@ -39,6 +40,17 @@ def page_domain(page_url: str | None) -> str | None:
     return None if url is None else rules.registrable_domain(url[0])
 
 
+def holds(path: str, text: bytes) -> bool:
+    """Whether the file holds `text`, read in chunks that overlap by all but one of its bytes."""
+    with open(path, "rb") as data:
+        tail = b""
+        while chunk := data.read(1 << 24):
+            if text in tail + chunk[: len(text) - 1] or text in chunk:
+                return True
+            tail = chunk[-(len(text) - 1):]
+    return False
+
+
 def table(con, name: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """A table of values computed in Python, handed over as one list per column."""
     lists = [list(values) for values in zip(*rows)] if rows else [[] for _ in columns]
@@ -60,22 +72,21 @@ def compute(input_path: str, threads: int | None = None) -> tuple[bytes, dict]:
     field = {name: unquoted(f"f[{position + 1}]") for name, position in index.items()}
     path = str(input_path).replace("'", "''")
 
-    # One column per line: the reader's delimiter is the two characters `\0`, and a second
-    # column catches any line holding them, which the peer cannot read as one line. The lines are
-    # read and split in parallel; DuckDB keeps a table's rows in insertion order (its
-    # `preserve_insertion_order`, on by default), so a row's `rowid` is its order in the file
-    # (`row_number() OVER ()` would number them on one thread).
+    # One column per line. The reader's delimiter is the two characters `\0`: a file holding
+    # them is refused rather than read with lines cut short. The lines are read and split in
+    # parallel; a table keeps its rows in insertion order, so a row's `rowid` is its order in the
+    # file (`row_number() OVER ()` would number them on one thread).
+    if holds(input_path, b"\\0"):
+        raise ValueError("a line holds the characters \\0, which the peer's reader splits lines at")
+    con.execute("SET preserve_insertion_order = true")
     con.execute(f"""
         CREATE TEMP TABLE lines AS
-        SELECT string_split(line, chr(9)) AS f, rest
-        FROM read_csv('{path}', columns = {{'line': 'VARCHAR', 'rest': 'VARCHAR'}}, header = false,
-                      skip = 1, delim = '\\0', quote = '', escape = '', new_line = '\\n',
-                      auto_detect = false, strict_mode = false, null_padding = true,
-                      max_line_size = 1073741824)
-        WHERE line IS NOT NULL OR rest IS NOT NULL
+        SELECT string_split(line, chr(9)) AS f
+        FROM read_csv('{path}', columns = {{'line': 'VARCHAR'}}, header = false, skip = 1,
+                      delim = '\\0', quote = '', escape = '', new_line = '\\n',
+                      auto_detect = false, strict_mode = false)
+        WHERE line IS NOT NULL
     """)
-    if con.execute("SELECT count(*) FROM lines WHERE rest IS NOT NULL").fetchone()[0]:
-        raise ValueError("a line holds the characters \\0, which the peer's reader splits lines at")
     con.execute(f"""
         CREATE TEMP TABLE hits AS
         WITH fields AS (
