@@ -369,8 +369,15 @@ fn apply<S>(shared: &Shared<'_, S>, shard: usize, mut blocks: Vec<Admitted>) {
 }
 
 fn fail<S>(shared: &Shared<'_, S>, failure: EngineError) {
+    stop_all(shared, Some(failure));
+}
+
+/// Stops every worker, recording `failure` unless an earlier one is recorded.
+fn stop_all<S>(shared: &Shared<'_, S>, failure: Option<EngineError>) {
     let mut admitting = lock(shared.admitting);
-    admitting.failure.get_or_insert(failure);
+    if let Some(failure) = failure {
+        admitting.failure.get_or_insert(failure);
+    }
     // Under the lock, so a worker about to wait sees it or gets the notification.
     shared.stop.store(true, Ordering::Relaxed);
     drop(admitting);
@@ -383,10 +390,7 @@ struct StopOnPanic<'a, S>(&'a Shared<'a, S>);
 impl<S> Drop for StopOnPanic<'_, S> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let admitting = lock(self.0.admitting);
-            self.0.stop.store(true, Ordering::Relaxed);
-            drop(admitting);
-            self.0.progress.notify_all();
+            stop_all(self.0, None);
         }
     }
 }
