@@ -26,13 +26,8 @@ pub enum StartError {
 }
 
 /// Why the app keys parameter could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum KeysError {
-    #[error("could not read parameter {name}: {reason}")]
-    Unreadable { name: String, reason: String },
-    #[error("parameter {name} has no value")]
-    Empty { name: String },
-}
+pub use platform::ssm::ParameterError as KeysError;
+pub use platform::ssm::read_secure_parameter;
 
 /// Reads the environment, creates the producer, and fetches the app keys parameter if one is
 /// named (and keeps refreshing it in the background). Runs once per process, inside the Tokio
@@ -115,31 +110,6 @@ pub async fn app_keys_from_parameter(
 ) -> Result<Vec<Secret>, KeysError> {
     let value = read_secure_parameter(client, name).await?;
     Ok(crate::config::split_keys(value.expose()))
-}
-
-/// Reads an SSM SecureString parameter, decrypted.
-pub async fn read_secure_parameter(
-    client: &aws_sdk_ssm::Client,
-    name: &str,
-) -> Result<Secret, KeysError> {
-    let output = client
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|err| KeysError::Unreadable {
-            name: name.to_owned(),
-            reason: aws_sdk_ssm::error::DisplayErrorContext(err).to_string(),
-        })?;
-    let value = output
-        .parameter
-        .and_then(|p| p.value)
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| KeysError::Empty {
-            name: name.to_owned(),
-        })?;
-    Ok(Secret::new(value))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ pub mod http;
 #[cfg(feature = "mocks")]
 pub mod mocks;
 pub mod secret;
+#[cfg(feature = "ssm")]
+pub mod ssm;
 
 pub use aws::{StripEndpointPrefix, aws_config, is_local_endpoint};
 pub use aws_config::SdkConfig;
@@ -23,6 +25,20 @@ pub fn now_rfc3339() -> String {
 /// The moment `ago` before now, written like [`now_rfc3339`].
 pub fn rfc3339_before_now(ago: std::time::Duration) -> String {
     rfc3339(time::OffsetDateTime::now_utc() - ago)
+}
+
+/// The moment `ahead` after now, written like [`now_rfc3339`].
+pub fn rfc3339_after_now(ahead: std::time::Duration) -> String {
+    rfc3339(time::OffsetDateTime::now_utc() + ahead)
+}
+
+/// A moment given as seconds and nanoseconds since the Unix epoch, written like
+/// [`now_rfc3339`]; a moment outside the years 1 to 9999 is written as its seconds.
+pub fn rfc3339_from_unix(seconds: i64, nanos: u32) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(moment) => rfc3339(moment + time::Duration::nanoseconds(i64::from(nanos))),
+        Err(_) => seconds.to_string(),
+    }
 }
 
 fn rfc3339(moment: time::OffsetDateTime) -> String {
@@ -50,6 +66,12 @@ mod tests {
         assert_eq!(now.len(), "2026-11-23T10:15:00.123Z".len(), "{now}");
         assert!(now.ends_with('Z'));
         assert!(earlier < now, "{earlier} < {now}");
+        let later = super::rfc3339_after_now(std::time::Duration::from_secs(90));
+        assert!(now < later, "{now} < {later}");
+        assert_eq!(
+            super::rfc3339_from_unix(1_764_583_200, 5_000_000),
+            "2025-12-01T10:00:00.005Z"
+        );
         // A whole tenth keeps its zeros: .100 sorts after .012, as text too.
         let tenth = time::macros::datetime!(2026-11-23 10:15:00.1 UTC);
         let earlier_in_it = time::macros::datetime!(2026-11-23 10:15:00.012 UTC);
