@@ -33,10 +33,13 @@ FUNCTION_URLS = "http://127.0.0.1:" + os.environ.get("SLUICE_FUNCTION_URL_PORT",
 # Local-only secrets: the local stack accepts this app key and JWTs signed with this secret.
 LOCAL_APP_KEY = "sluice-local-app-key"
 LOCAL_JWT_SECRET = "sluice-local-jwt-secret-not-for-production"
+LOCAL_ADMIN_KEY = "sluice-local-admin-key"
+ADMIN_KEY_PARAMETER = "/sluice/local/records-admin-key"
 APP_KEYS_PARAMETER = "/sluice/local/app-keys"
 JWT_KEY_PARAMETER = "/sluice/local/jwt-key"
 LOCAL_PARAMETERS = {
     "RecordsUrlAuthType": "NONE",
+    "RecordsAdminKeyParameterName": ADMIN_KEY_PARAMETER,
     "MskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/sluice-local/"
     "00000000-0000-0000-0000-000000000000-1",
     "KafkaBootstrapServers": KAFKA_BOOTSTRAP,
@@ -52,6 +55,7 @@ LOCAL_PARAMETERS = {
     "EtlRangeBytes": os.environ.get("SLUICE_ETL_RANGE_BYTES", "262144"),
 }
 ALERTS_QUEUE = "sluice-local-alerts"
+APPROVALS_QUEUE = "sluice-local-approvals"
 
 
 def client(service: str):
@@ -97,9 +101,14 @@ def upload_placeholder_artifact() -> None:
     s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=ARTIFACT_KEY, Body=archive.getvalue())
 
 
-def put_app_keys() -> None:
-    """The secrets the deployer keeps in SSM, as SecureStrings: the app keys and the JWT key."""
-    for name, value in [(APP_KEYS_PARAMETER, LOCAL_APP_KEY), (JWT_KEY_PARAMETER, LOCAL_JWT_SECRET)]:
+def put_secrets() -> None:
+    """The secrets the deployer keeps in SSM, as SecureStrings: the app keys, the JWT key and
+    the records admin key."""
+    for name, value in [
+        (APP_KEYS_PARAMETER, LOCAL_APP_KEY),
+        (JWT_KEY_PARAMETER, LOCAL_JWT_SECRET),
+        (ADMIN_KEY_PARAMETER, LOCAL_ADMIN_KEY),
+    ]:
         client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
 
@@ -158,10 +167,10 @@ def function_environment(stack_name: str) -> dict[str, str]:
     return merged
 
 
-def alerts_queue(topic_arn: str) -> str:
-    """An SQS queue subscribed to the alerts topic, so alerts can be read back locally."""
+def subscribed_queue(topic_arn: str, queue_name: str) -> str:
+    """An SQS queue subscribed to a topic, so what is published there can be read back locally."""
     sqs = client("sqs")
-    url = sqs.create_queue(QueueName=ALERTS_QUEUE)["QueueUrl"]
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns = client("sns")
     subscribed = any(
@@ -184,7 +193,7 @@ def main() -> None:
     stack_name = os.environ.get("SLUICE_STACK_NAME", "sluice")
     LOCAL.mkdir(exist_ok=True)
     upload_placeholder_artifact()
-    put_app_keys()
+    put_secrets()
     stack = deploy(stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
@@ -205,6 +214,10 @@ def main() -> None:
             "RECORDS_URL": outputs["RecordsUrl"].rstrip("/"),
             "RECORDS_TABLE": outputs["RecordsTableName"],
             "INGEST_STATE_MACHINE_ARN": outputs["IngestRecordStateMachineArn"],
+            "RECORDS_ADMIN_KEY": LOCAL_ADMIN_KEY,
+            "APPROVALS_TABLE": outputs["ApprovalsTableName"],
+            "APPROVAL_STATE_MACHINE_ARN": outputs["ApproveRecordStateMachineArn"],
+            "APPROVALS_QUEUE_URL": subscribed_queue(outputs["ApprovalTopicArn"], APPROVALS_QUEUE),
             # The local front end calls the bridge the way the HTTP API route does.
             "LOGS_URL": f"{FUNCTION_URLS}/lambda-url/logs-bridge",
             "LOGS_APP_KEY": LOCAL_APP_KEY,
@@ -216,7 +229,7 @@ def main() -> None:
             "RUNS_TABLE": outputs["RunsTableName"],
             "RUNS_URL": outputs["RunsUrl"].rstrip("/"),
             "ETL_STATE_MACHINE_ARN": outputs["ProcessHitFileStateMachineArn"],
-            "ALERTS_QUEUE_URL": alerts_queue(outputs["AlertsTopicArn"]),
+            "ALERTS_QUEUE_URL": subscribed_queue(outputs["AlertsTopicArn"], ALERTS_QUEUE),
             "GLUE_JOB_NAME": outputs["GlueJobName"],
         },
     )

@@ -1,56 +1,99 @@
 //! The records-api handler: the function URL's HTTP at the edge, one domain call in the middle.
 
+use std::time::Duration;
+
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::{Map, Value, json};
 
+use platform::Secret;
 use platform::http::{json_error, json_response};
 
+use crate::approval::{ApprovalId, ApprovalStore, ApprovalWorkflow};
 use crate::cursor::CursorCodec;
 use crate::ports::{CatalogError, IngestError, IngestOutcome, RecordCatalog, RecordWorkflow};
 use crate::query::{self, ListRequest, RecordRequest};
-use crate::record::RecordInput;
+use crate::record::{RecordId, RecordInput};
 
 pub const ALLOWED_METHODS: &str = "GET, POST, PUT";
 const RETRY_AFTER_SECONDS: &str = "1";
 
 /// Everything the records API depends on, built once per sandbox.
-pub struct RecordsApi<W, C> {
+pub struct RecordsApi<W, C, S, F> {
     pub workflow: W,
     pub catalog: C,
     pub cursors: CursorCodec,
+    pub approvals: Approvals<S, F>,
 }
 
-impl<W, C> RecordsApi<W, C>
+/// The approvals half: where approvals are kept, the workflow that waits on them, the admin key,
+/// and how long an admin has.
+pub struct Approvals<S, F> {
+    pub store: S,
+    pub workflow: F,
+    /// `None` when the key could not be read at start: decisions are then refused with a 503.
+    pub admin_key: Option<Secret>,
+    pub timeout: Duration,
+    pub cursors: CursorCodec,
+}
+
+enum Route {
+    Records,
+    Approvals,
+    Approval(Option<ApprovalId>),
+}
+
+fn route(path: &str) -> Option<Route> {
+    match path {
+        "" | "/" => Some(Route::Records),
+        "/approvals" | "/approvals/" => Some(Route::Approvals),
+        other => other
+            .strip_prefix("/approvals/")
+            .map(|id| id.strip_suffix('/').unwrap_or(id))
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .map(|id| Route::Approval(RecordId::parse(id))),
+    }
+}
+
+impl<W, C, S, F> RecordsApi<W, C, S, F>
 where
     W: RecordWorkflow + Sync,
     C: RecordCatalog + Sync,
+    S: ApprovalStore + Sync,
+    F: ApprovalWorkflow + Sync,
 {
     pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
-        let path = request.uri().path();
-        if !(path.is_empty() || path == "/") {
+        let Some(route) = route(request.uri().path()) else {
             return Ok(json_error(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "Records are served at the root path '/'",
+                "Records are served at '/', approvals at '/approvals'",
                 None,
             ));
-        }
+        };
+        Ok(match route {
+            Route::Records => self.records(&request).await,
+            Route::Approvals => self.approvals.list(&request).await,
+            Route::Approval(id) => self.approvals.one(&request, id.as_ref()).await,
+        })
+    }
+
+    async fn records(&self, request: &Request) -> Response<Body> {
         let listing_allowed = match *request.method() {
             Method::GET => true,
             Method::POST | Method::PUT => false,
-            _ => return Ok(method_not_allowed()),
+            _ => {
+                return method_not_allowed(
+                    ALLOWED_METHODS,
+                    "Use GET to list or ingest, POST or PUT to ingest",
+                );
+            }
         };
-        let query = raw_query(&request);
+        let query = raw_query(request);
         match query::parse(query.as_deref(), listing_allowed) {
-            Err(problems) => Ok(json_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_parameters",
-                "One or more query parameters are missing, repeated, unknown or out of range",
-                Some(details("parameters", &problems)),
-            )),
-            Ok(RecordRequest::Ingest(input)) => Ok(self.ingest(&input).await),
-            Ok(RecordRequest::List(list)) => Ok(self.list(&list).await),
+            Err(problems) => invalid_parameters(&problems),
+            Ok(RecordRequest::Ingest(input)) => self.ingest(&input).await,
+            Ok(RecordRequest::List(list)) => self.list(&list).await,
         }
     }
 
@@ -65,10 +108,10 @@ where
                 "One or more fields are invalid; nothing was stored",
                 Some(details("fields", &fields)),
             ),
+            Ok(IngestOutcome::NeedsApproval(submission)) => self.approvals.open(&submission).await,
             Err(err) => ingest_failure(&err),
         }
     }
-
     async fn list(&self, list: &ListRequest) -> Response<Body> {
         let after = match list.cursor.as_deref().map(|c| self.cursors.decode(c)) {
             None => None,
@@ -97,7 +140,7 @@ where
 
 /// The query exactly as sent. Function URLs always carry `rawQueryString`; some local emulators
 /// send only the parsed map, which is rebuilt here so repeated parameters stay visible.
-fn raw_query(request: &Request) -> Option<String> {
+pub(crate) fn raw_query(request: &Request) -> Option<String> {
     if let Some(query) = request.uri().query() {
         return Some(query.to_owned());
     }
@@ -112,26 +155,38 @@ fn raw_query(request: &Request) -> Option<String> {
     Some(rebuilt.finish())
 }
 
-fn details(key: &str, problems: &std::collections::BTreeMap<String, String>) -> Map<String, Value> {
+pub(crate) fn details(
+    key: &str,
+    problems: &std::collections::BTreeMap<String, String>,
+) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert(key.into(), json!(problems));
     map
 }
 
-fn method_not_allowed() -> Response<Body> {
+fn method_not_allowed(allowed: &'static str, message: &str) -> Response<Body> {
     let mut response = json_error(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "Use GET to list or ingest, POST or PUT to ingest",
+        message,
         None,
     );
     response
         .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
     response
 }
 
-fn retry_later(code: &str, message: &str) -> Response<Body> {
+fn invalid_parameters(problems: &std::collections::BTreeMap<String, String>) -> Response<Body> {
+    json_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_parameters",
+        "One or more query parameters are missing, repeated, unknown or out of range",
+        Some(details("parameters", problems)),
+    )
+}
+
+pub(crate) fn retry_later(code: &str, message: &str) -> Response<Body> {
     let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, code, message, None);
     response.headers_mut().insert(
         header::RETRY_AFTER,

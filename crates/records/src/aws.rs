@@ -11,6 +11,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use platform::SdkConfig;
 use platform::aws::CONNECT_TIMEOUT;
 
+use crate::approval::Submission;
 use crate::ports::{CatalogError, IngestError, IngestOutcome, Page, RecordCatalog, RecordWorkflow};
 use crate::record::{Record, RecordId, RecordInput};
 use crate::rules::FieldProblems;
@@ -18,6 +19,9 @@ use crate::rules::FieldProblems;
 /// The error name the state machine's Fail state gives a refused record; its cause is the JSON
 /// object of field problems.
 pub const VALIDATION_FAILED: &str = "ValidationFailed";
+/// The error name it gives a half-valid record; its cause is the validation verdict, which
+/// carries the record and its problems.
+pub const NEEDS_APPROVAL: &str = "NeedsApproval";
 
 /// An express workflow answers within its own time limit; the call waits a little longer.
 const SYNC_EXECUTION_TIMEOUT: Duration = Duration::from_secs(25);
@@ -67,6 +71,12 @@ impl RecordWorkflow for SfnWorkflow {
                 let cause = execution.cause().unwrap_or("null");
                 serde_json::from_str::<FieldProblems>(cause)
                     .map(IngestOutcome::Rejected)
+                    .map_err(|e| IngestError::UnexpectedOutput(e.to_string()))
+            }
+            SyncExecutionStatus::Failed if execution.error() == Some(NEEDS_APPROVAL) => {
+                let cause = execution.cause().unwrap_or("null");
+                serde_json::from_str::<Submission>(cause)
+                    .map(IngestOutcome::NeedsApproval)
                     .map_err(|e| IngestError::UnexpectedOutput(e.to_string()))
             }
             other => Err(IngestError::WorkflowFailed {
@@ -281,6 +291,35 @@ mod tests {
                 "pincode".into(),
                 "must be 4 to 6 digits".into()
             )])))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_half_valid_record_comes_back_with_its_problems_for_approval() {
+        let verdict = crate::rules::validate(
+            &RecordInput {
+                pincode: Some("56-001".into()),
+                ..input()
+            },
+            "2026-01-01T00:00:00.000Z",
+        );
+        let cause = serde_json::to_string(&verdict).unwrap();
+        let rule = mock!(aws_sdk_sfn::Client::start_sync_execution).then_output(move || {
+            execution(SyncExecutionStatus::Failed)
+                .error(NEEDS_APPROVAL)
+                .cause(cause.clone())
+                .build()
+                .unwrap()
+        });
+        let Ok(IngestOutcome::NeedsApproval(submission)) =
+            workflow(&[&rule]).await.ingest(&input()).await
+        else {
+            panic!("expected a submission for approval")
+        };
+        assert_eq!(submission.record.pincode, "56-001");
+        assert_eq!(
+            submission.fields,
+            FieldProblems::from([("pincode".into(), crate::rules::PINCODE_MALFORMED.into())])
         );
     }
 

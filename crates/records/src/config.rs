@@ -1,10 +1,20 @@
-use platform::{ConfigError, required_env};
+use std::time::Duration;
+
+use platform::{ConfigError, SdkConfig, Secret, env_number, required_env};
+
+/// How long an admin has to decide, unless configured: seven days.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// records-api's configuration, read once at start.
 #[derive(Debug, Clone)]
 pub struct RecordsConfig {
     pub table_name: String,
     pub state_machine_arn: String,
+    pub approvals_table: String,
+    pub approval_state_machine_arn: String,
+    pub approval_timeout: Duration,
+    /// The SSM SecureString parameter holding the admin key.
+    pub admin_key_parameter: String,
 }
 
 impl RecordsConfig {
@@ -12,6 +22,25 @@ impl RecordsConfig {
         Ok(Self {
             table_name: required_env("RECORDS_TABLE")?,
             state_machine_arn: required_env("INGEST_STATE_MACHINE_ARN")?,
+            approvals_table: required_env("APPROVALS_TABLE")?,
+            approval_state_machine_arn: required_env("APPROVAL_STATE_MACHINE_ARN")?,
+            approval_timeout: Duration::from_secs(env_number(
+                "APPROVAL_TIMEOUT_SECONDS",
+                DEFAULT_APPROVAL_TIMEOUT.as_secs(),
+            )?),
+            admin_key_parameter: required_env("RECORDS_ADMIN_KEY_PARAMETER")?,
         })
+    }
+}
+
+/// The admin key, or `None` (logged) when it cannot be read: records are still served, and
+/// approvals answer 503 until the function restarts with a readable key.
+pub async fn admin_key(sdk: &SdkConfig, parameter: &str) -> Option<Secret> {
+    match platform::ssm::read_secure_parameter(&platform::ssm::client(sdk), parameter).await {
+        Ok(key) => Some(key),
+        Err(err) => {
+            tracing::error!(error = %err, "could not read the admin key; approvals are unavailable");
+            None
+        }
     }
 }

@@ -14,6 +14,8 @@ use crate::record::RecordId;
 
 const VERSION: u8 = 1;
 const MAC_LEN: usize = 12;
+/// Longer than any position this API seals.
+const MAX_CURSOR_CHARS: usize = 256;
 
 #[derive(Clone)]
 pub struct CursorCodec {
@@ -38,24 +40,36 @@ impl CursorCodec {
     }
 
     pub fn encode(&self, last: &RecordId) -> String {
+        self.seal(last.as_str())
+    }
+
+    pub fn decode(&self, cursor: &str) -> Result<RecordId, ForeignCursor> {
+        RecordId::parse(&self.open(cursor)?).ok_or(ForeignCursor)
+    }
+
+    /// Any position as a cursor: the text, then its MAC.
+    pub fn seal(&self, position: &str) -> String {
         let mut bytes = vec![VERSION];
-        bytes.extend_from_slice(last.as_str().as_bytes());
+        bytes.extend_from_slice(position.as_bytes());
         let tag = self.tag(&bytes);
         bytes.extend_from_slice(&tag[..MAC_LEN]);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    pub fn decode(&self, cursor: &str) -> Result<RecordId, ForeignCursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| ForeignCursor)?;
-        if bytes.len() != 1 + RecordId::LEN + MAC_LEN || bytes[0] != VERSION {
+    /// The position a cursor of [`CursorCodec::seal`] carries, if this codec sealed it.
+    pub fn open(&self, cursor: &str) -> Result<String, ForeignCursor> {
+        if cursor.len() > MAX_CURSOR_CHARS {
             return Err(ForeignCursor);
         }
-        let (body, tag) = bytes.split_at(1 + RecordId::LEN);
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| ForeignCursor)?;
+        if bytes.len() < 1 + MAC_LEN || bytes[0] != VERSION {
+            return Err(ForeignCursor);
+        }
+        let (body, tag) = bytes.split_at(bytes.len() - MAC_LEN);
         let mut mac = self.mac();
         mac.update(body);
         mac.verify_truncated_left(tag).map_err(|_| ForeignCursor)?;
-        let id = std::str::from_utf8(&body[1..]).map_err(|_| ForeignCursor)?;
-        RecordId::parse(id).ok_or(ForeignCursor)
+        String::from_utf8(body[1..].to_vec()).map_err(|_| ForeignCursor)
     }
 
     fn mac(&self) -> Hmac<Sha256> {

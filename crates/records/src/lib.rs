@@ -2,7 +2,10 @@
 //! handlers (records-api, validate-record) over ports that the `aws` module implements.
 
 pub mod api;
+mod api_approvals;
+pub mod approval;
 pub mod aws;
+pub mod aws_approvals;
 pub mod config;
 pub mod cursor;
 pub mod ports;

@@ -4,6 +4,7 @@ use std::future::Future;
 
 use thiserror::Error;
 
+use crate::approval::Submission;
 use crate::record::{Record, RecordId, RecordInput};
 use crate::rules::FieldProblems;
 
@@ -14,6 +15,8 @@ pub enum IngestOutcome {
     Stored(Record),
     /// The validation step refused it; nothing was written.
     Rejected(FieldProblems),
+    /// Half right: the record waits for an admin's decision; nothing was written yet.
+    NeedsApproval(Submission),
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]

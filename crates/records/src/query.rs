@@ -39,13 +39,7 @@ pub fn parse(
     query: Option<&str>,
     listing_allowed: bool,
 ) -> Result<RecordRequest, ParameterProblems> {
-    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        values
-            .entry(name.into_owned())
-            .or_default()
-            .push(value.into_owned());
-    }
+    let values = grouped(query);
 
     let mut problems = ParameterProblems::new();
     for (name, given) in &values {
@@ -74,18 +68,7 @@ pub fn parse(
         }
     }
 
-    let limit = match single(&values, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                problems
-                    .entry("limit".into())
-                    .or_insert_with(|| LIMIT_OUT_OF_RANGE.into());
-                DEFAULT_LIMIT
-            }
-        },
-    };
+    let limit = limit_of(&values, &mut problems);
 
     if !problems.is_empty() {
         return Err(problems);
@@ -101,6 +84,53 @@ pub fn parse(
             limit,
             cursor: single(&values, "cursor").map(str::to_owned),
         }))
+    }
+}
+
+/// Reads a query that may only page through a listing (`limit`, `cursor`).
+pub fn parse_listing(query: Option<&str>) -> Result<ListRequest, ParameterProblems> {
+    let values = grouped(query);
+    let mut problems = ParameterProblems::new();
+    for (name, given) in &values {
+        if !LIST_PARAMETERS.contains(&name.as_str()) {
+            problems.insert(name.clone(), UNKNOWN.into());
+        } else if given.len() > 1 {
+            problems.insert(name.clone(), REPEATED.into());
+        }
+    }
+    let limit = limit_of(&values, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(ListRequest {
+        limit,
+        cursor: single(&values, "cursor").map(str::to_owned),
+    })
+}
+
+fn grouped(query: Option<&str>) -> BTreeMap<String, Vec<String>> {
+    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        values
+            .entry(name.into_owned())
+            .or_default()
+            .push(value.into_owned());
+    }
+    values
+}
+
+fn limit_of(values: &BTreeMap<String, Vec<String>>, problems: &mut ParameterProblems) -> usize {
+    match single(values, "limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                problems
+                    .entry("limit".into())
+                    .or_insert_with(|| LIMIT_OUT_OF_RANGE.into());
+                DEFAULT_LIMIT
+            }
+        },
     }
 }
 
@@ -207,6 +237,25 @@ mod tests {
         assert_eq!(
             problems("user_name=a&email=a@b.com&pincode=1234&limit=5", true),
             ParameterProblems::from([("limit".into(), NOT_FOR_INGEST.into())])
+        );
+    }
+
+    #[test]
+    fn a_listing_only_query_refuses_record_fields() {
+        assert_eq!(
+            parse_listing(Some("limit=5&cursor=c")).unwrap(),
+            ListRequest {
+                limit: 5,
+                cursor: Some("c".into())
+            }
+        );
+        assert_eq!(
+            parse_listing(Some("user_name=a&limit=0&cursor=a&cursor=b")).unwrap_err(),
+            ParameterProblems::from([
+                ("cursor".into(), REPEATED.into()),
+                ("limit".into(), LIMIT_OUT_OF_RANGE.into()),
+                ("user_name".into(), UNKNOWN.into()),
+            ])
         );
     }
 

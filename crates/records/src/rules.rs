@@ -21,16 +21,32 @@ pub const EMAIL_MALFORMED: &str =
 pub const PINCODE_MALFORMED: &str = "must be 4 to 6 digits";
 pub const REQUIRED: &str = "is required";
 
+/// The longest malformed pincode an admin is asked about; a longer one is plainly not a pincode.
+pub const PINCODE_REVIEW_MAX_CHARS: usize = 32;
+
 /// Field name → why it was refused. Ordered, so the answer is stable.
 pub type FieldProblems = BTreeMap<String, String>;
 
-/// What the validation step tells the state machine: a record ready to store, or the reasons
-/// every failing field was refused.
+/// What the validation step tells the state machine: a record ready to store; a record that is
+/// half right (a valid name and exactly one of email and pincode valid) and waits for an admin,
+/// with what is wrong with it; or the reasons every failing field was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Verdict {
-    Valid { valid: True, record: Record },
-    Invalid { valid: False, fields: FieldProblems },
+    Valid {
+        valid: True,
+        record: Record,
+    },
+    NeedsApproval {
+        valid: False,
+        needs_approval: True,
+        record: Record,
+        fields: FieldProblems,
+    },
+    Invalid {
+        valid: False,
+        fields: FieldProblems,
+    },
 }
 
 /// `true` as a type, so the verdict's JSON carries a boolean the Choice state can branch on.
@@ -120,10 +136,48 @@ pub fn validate(input: &RecordInput, created_at: &str) -> Verdict {
                 },
             }
         }
+        (Some(user_name), Some(email), Some(pincode))
+            if is_half_valid(&problems, email, pincode) =>
+        {
+            let email = if problems.contains_key("email") {
+                email.to_owned()
+            } else {
+                email.to_ascii_lowercase()
+            };
+            Verdict::NeedsApproval {
+                valid: False,
+                needs_approval: True,
+                record: Record {
+                    id: RecordId::for_fields(user_name, &email, pincode),
+                    user_name: user_name.to_owned(),
+                    email,
+                    pincode: pincode.to_owned(),
+                    created_at: created_at.to_owned(),
+                },
+                fields: problems,
+            }
+        }
         _ => Verdict::Invalid {
             valid: False,
             fields: problems,
         },
+    }
+}
+
+/// A name that passed, and exactly one of email and pincode malformed, but short enough and free
+/// of control characters to be shown to an admin as it was sent. A missing field, an email
+/// longer than SMTP carries, or a pincode of more than 32 characters is refused outright.
+fn is_half_valid(problems: &FieldProblems, email: &str, pincode: &str) -> bool {
+    let shown_safely = |value: &str| !value.chars().any(char::is_control);
+    match (problems.get("email"), problems.get("pincode")) {
+        _ if problems.len() != 1 => false,
+        (Some(why), None) => why == EMAIL_MALFORMED && shown_safely(email),
+        (None, Some(why)) => {
+            why == PINCODE_MALFORMED
+                && pincode.chars().count() <= PINCODE_REVIEW_MAX_CHARS
+                && shown_safely(pincode)
+        }
+        _ => false,
     }
 }
 
@@ -230,8 +284,75 @@ mod tests {
     fn problems(verdict: Verdict) -> FieldProblems {
         match verdict {
             Verdict::Invalid { fields, .. } => fields,
-            Verdict::Valid { record, .. } => panic!("expected invalid, got {record:?}"),
+            Verdict::Valid { record, .. } | Verdict::NeedsApproval { record, .. } => {
+                panic!("expected invalid, got {record:?}")
+            }
         }
+    }
+
+    fn pending(verdict: Verdict) -> (Record, FieldProblems) {
+        match verdict {
+            Verdict::NeedsApproval { record, fields, .. } => (record, fields),
+            other => panic!("expected a record for approval, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_name_with_one_of_email_and_pincode_wrong_waits_for_an_admin() {
+        let (record, fields) = pending(validate(&input(" Asha ", "Asha.Rao@x.com", "560001"), NOW));
+        assert_eq!(record.user_name, "Asha");
+        assert_eq!(
+            record.email, "Asha.Rao@x.com",
+            "a malformed email is kept as sent"
+        );
+        assert_eq!(
+            record.id,
+            RecordId::for_fields("Asha", "Asha.Rao@x.com", "560001")
+        );
+        assert_eq!(
+            fields,
+            FieldProblems::from([("email".into(), EMAIL_MALFORMED.into())])
+        );
+
+        let (record, fields) = pending(validate(&input("Asha", "Asha@X.com", "56-001"), NOW));
+        assert_eq!(record.email, "asha@x.com", "a valid email is canonical");
+        assert_eq!(record.pincode, "56-001");
+        assert_eq!(
+            fields,
+            FieldProblems::from([("pincode".into(), PINCODE_MALFORMED.into())])
+        );
+    }
+
+    #[test]
+    fn what_an_admin_is_not_asked_about_stays_refused() {
+        for (name, email, pincode) in [
+            ("", "a@b.com", "12"),
+            ("Asha", "nope", "12"),
+            ("\u{202E}Asha", "nope", "1234"),
+            ("Asha", "a@b.com", &"1".repeat(PINCODE_REVIEW_MAX_CHARS + 1)),
+            ("Asha", "a@b.com", "12\n34"),
+            ("Asha", "a@b\u{1b}.com", "1234"),
+            ("Asha", &format!("a{}@b.com", "x".repeat(300)), "1234"),
+        ] {
+            assert!(
+                matches!(
+                    validate(&input(name, email, pincode), NOW),
+                    Verdict::Invalid { .. }
+                ),
+                "{name:?} {email:?} {pincode:?}"
+            );
+        }
+        let missing = RecordInput {
+            user_name: Some("Asha".into()),
+            email: None,
+            pincode: Some("1234".into()),
+        };
+        assert!(matches!(validate(&missing, NOW), Verdict::Invalid { .. }));
+        let at_limit = "1".repeat(PINCODE_REVIEW_MAX_CHARS);
+        assert!(matches!(
+            validate(&input("Asha", "a@b.com", &at_limit), NOW),
+            Verdict::NeedsApproval { .. }
+        ));
     }
 
     #[test]
@@ -397,10 +518,23 @@ mod tests {
         assert_eq!(valid["valid"], serde_json::Value::Bool(true));
         assert_eq!(valid["record"]["email"], "a@b.com");
 
-        let invalid = serde_json::to_value(validate(&input("A", "a@b.com", "1"), NOW)).unwrap();
+        let invalid = serde_json::to_value(validate(&input("A", "nope", "1"), NOW)).unwrap();
         assert_eq!(
             invalid,
-            serde_json::json!({"valid": false, "fields": {"pincode": PINCODE_MALFORMED}})
+            serde_json::json!({"valid": false, "fields": {
+                "email": EMAIL_MALFORMED, "pincode": PINCODE_MALFORMED
+            }})
         );
+
+        let half = validate(&input("A", "a@b.com", "1"), NOW);
+        let json = serde_json::to_value(&half).unwrap();
+        assert_eq!(json["valid"], serde_json::Value::Bool(false));
+        assert_eq!(json["needs_approval"], serde_json::Value::Bool(true));
+        assert_eq!(json["record"]["pincode"], "1");
+        assert_eq!(
+            json["fields"],
+            serde_json::json!({"pincode": PINCODE_MALFORMED})
+        );
+        assert_eq!(serde_json::from_value::<Verdict>(json).unwrap(), half);
     }
 }

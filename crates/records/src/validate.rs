@@ -62,7 +62,7 @@ mod tests {
     #[tokio::test]
     async fn invalid_input_is_a_verdict_not_an_error() {
         let verdict = handle(event(
-            json!({"user_name": "A", "email": "x", "pincode": "1234"}),
+            json!({"user_name": "A", "email": "x", "pincode": "1"}),
         ))
         .await
         .unwrap();

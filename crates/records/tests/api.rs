@@ -1,11 +1,17 @@
 //! records-api handler: function URL events in, every status code and body out, over in-memory
 //! fakes of the workflow and the catalog.
 
+mod fakes;
+
 use std::sync::Mutex;
+use std::time::Duration;
+
+use fakes::{FakeApprovalFlow, MemoryApprovals};
+use platform::Secret;
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use records::api::RecordsApi;
+use records::api::{Approvals, RecordsApi};
 use records::cursor::CursorCodec;
 use records::ports::{
     CatalogError, IngestError, IngestOutcome, Page, RecordCatalog, RecordWorkflow,
@@ -111,11 +117,20 @@ fn record(user_name: &str) -> Record {
     }
 }
 
-fn api(workflow: FakeWorkflow, catalog: FakeCatalog) -> RecordsApi<FakeWorkflow, FakeCatalog> {
+type Api = RecordsApi<FakeWorkflow, FakeCatalog, MemoryApprovals, FakeApprovalFlow>;
+
+fn api(workflow: FakeWorkflow, catalog: FakeCatalog) -> Api {
     RecordsApi {
         workflow,
         catalog,
         cursors: CursorCodec::new(TABLE),
+        approvals: Approvals {
+            store: MemoryApprovals::default(),
+            workflow: FakeApprovalFlow::default(),
+            admin_key: Some(Secret::new("admin")),
+            timeout: Duration::from_secs(60),
+            cursors: CursorCodec::new("approvals-test"),
+        },
     }
 }
 
@@ -285,10 +300,11 @@ async fn other_methods_get_405_with_allow() {
 async fn paths_other_than_the_root_are_404() {
     let api = api(unused_workflow(), FakeCatalog::with(1));
 
-    let response = api.handle(request("GET", "/records/1", "")).await.unwrap();
-
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(body(&response)["error"], "not_found");
+    for path in ["/records/1", "//", "/approvalsx", "/approvals//"] {
+        let response = api.handle(request("GET", path, "")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body(&response)["error"], "not_found");
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,566 @@
+//! records-api's approvals: a half-valid submission in, the admin's routes and every status they
+//! answer, over in-memory fakes of the ingest workflow, the approval store and the approval
+//! workflow.
+
+mod fakes;
+
+use std::time::Duration;
+
+use fakes::{FakeApprovalFlow, MemoryApprovals};
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use platform::Secret;
+use records::api::{Approvals, RecordsApi};
+use records::approval::{
+    Approval, ApprovalStatus, Delivery, Opening, Outcome, Ruling, StoredApproval, Submission,
+    WorkflowError,
+};
+use records::cursor::CursorCodec;
+use records::ports::{
+    CatalogError, IngestError, IngestOutcome, Page, RecordCatalog, RecordWorkflow,
+};
+use records::rules::PINCODE_MALFORMED;
+use records::{FieldProblems, Record, RecordId, RecordInput};
+use serde_json::{Value, json};
+
+const KEY: &str = "the-admin-key";
+
+/// Answers every ingest with the verdict the rules give, as the state machine would.
+struct RulesWorkflow;
+
+impl RecordWorkflow for RulesWorkflow {
+    async fn ingest(&self, input: &RecordInput) -> Result<IngestOutcome, IngestError> {
+        Ok(
+            match records::rules::validate(input, "2026-12-01T10:00:00.000Z") {
+                records::Verdict::Valid { record, .. } => IngestOutcome::Stored(record),
+                records::Verdict::NeedsApproval { record, fields, .. } => {
+                    IngestOutcome::NeedsApproval(Submission { record, fields })
+                }
+                records::Verdict::Invalid { fields, .. } => IngestOutcome::Rejected(fields),
+            },
+        )
+    }
+}
+
+struct NoCatalog;
+
+impl RecordCatalog for NoCatalog {
+    async fn list(&self, _: usize, _: Option<&RecordId>) -> Result<Page, CatalogError> {
+        panic!("the records listing is not part of these tests")
+    }
+}
+
+type Api = RecordsApi<RulesWorkflow, NoCatalog, MemoryApprovals, FakeApprovalFlow>;
+
+fn api() -> Api {
+    RecordsApi {
+        workflow: RulesWorkflow,
+        catalog: NoCatalog,
+        cursors: CursorCodec::new("records"),
+        approvals: Approvals {
+            store: MemoryApprovals::default(),
+            workflow: FakeApprovalFlow::default(),
+            admin_key: Some(Secret::new(KEY)),
+            timeout: Duration::from_secs(600),
+            cursors: CursorCodec::new("approvals"),
+        },
+    }
+}
+
+fn request(method: &str, path: &str, query: &str, key: Option<&str>, body: &str) -> Request {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../fixtures/function-url-request.json")).unwrap();
+    event["rawQueryString"] = json!(query);
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(path);
+    if let Some(key) = key {
+        event["headers"]["authorization"] = json!(format!("Bearer {key}"));
+    }
+    event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+    event["body"] = json!(body);
+    event["isBase64Encoded"] = json!(false);
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+fn admin(method: &str, path: &str, body: &str) -> Request {
+    request(method, path, "", Some(KEY), body)
+}
+
+fn body(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+/// What the workflow's first step writes: the submission, pending, with its token.
+fn opened(api: &Api, submission: &Submission, requested_at: &str, expires_at: &str) {
+    api.approvals.store.insert(StoredApproval {
+        approval: Approval {
+            id: submission.record.id.clone(),
+            status: ApprovalStatus::Pending,
+            record: submission.record.clone(),
+            problems: submission.fields.clone(),
+            requested_at: requested_at.into(),
+            expires_at: expires_at.into(),
+            decision: None,
+            outcome: None,
+        },
+        task_token: Some(Secret::new(format!("token-{}", submission.record.id))),
+    });
+}
+
+async fn submit_half_valid(api: &Api, name: &str) -> (StatusCode, Value) {
+    let query = format!("user_name={name}&email={name}@example.com&pincode=56-001");
+    let response = api
+        .handle(request("GET", "/", &query, None, ""))
+        .await
+        .unwrap();
+    (response.status(), body(&response))
+}
+
+fn started(api: &Api) -> Vec<Submission> {
+    let started = api.approvals.workflow.started.lock().unwrap();
+    started.iter().map(|(s, _)| s.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_half_valid_submission_is_accepted_for_approval_and_its_workflow_started() {
+    let api = api();
+    let response = api
+        .handle(request(
+            "GET",
+            "/",
+            "user_name=Asha&email=asha@example.com&pincode=56-001",
+            None,
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = RecordId::for_fields("Asha", "asha@example.com", "56-001");
+    assert_eq!(
+        body(&response),
+        json!({"status": "pending_approval", "approval_id": id})
+    );
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        format!("/approvals/{id}")
+    );
+    let runs = api.approvals.workflow.started.lock().unwrap().clone();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].0.record.pincode, "56-001");
+    assert_eq!(
+        runs[0].0.fields,
+        FieldProblems::from([("pincode".into(), PINCODE_MALFORMED.into())])
+    );
+    assert_eq!(runs[0].1, Duration::from_secs(600));
+}
+
+#[tokio::test]
+async fn the_same_submission_again_is_the_same_approval_whatever_became_of_it() {
+    let api = api();
+    let (status, first) = submit_half_valid(&api, "asha").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Sent again before the workflow wrote its approval, and after.
+    let (status, again) = submit_half_valid(&api, "asha").await;
+    assert_eq!((status, &again), (StatusCode::ACCEPTED, &first));
+    let submission = started(&api)[0].clone();
+    opened(
+        &api,
+        &submission,
+        "2026-12-01T10:00:00.000Z",
+        "2999-01-01T00:00:00.000Z",
+    );
+    let (status, again) = submit_half_valid(&api, "asha").await;
+    assert_eq!((status, &again), (StatusCode::ACCEPTED, &first));
+
+    let id = submission.record.id.clone();
+    let set = |status, outcome| {
+        let mut items = api.approvals.store.items.lock().unwrap();
+        let stored = items.get_mut(&id).unwrap();
+        stored.approval.status = status;
+        stored.approval.outcome = outcome;
+    };
+    set(ApprovalStatus::Approved, Some(Outcome::Stored));
+    let (status, stored) = submit_half_valid(&api, "asha").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["record"], json!(submission.record));
+
+    set(ApprovalStatus::Rejected, Some(Outcome::Discarded));
+    let (status, refused) = submit_half_valid(&api, "asha").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["error"], "validation_failed");
+    assert_eq!(refused["approval"]["status"], "rejected");
+    assert_eq!(refused["fields"]["pincode"], PINCODE_MALFORMED);
+}
+
+#[tokio::test]
+async fn fully_invalid_submissions_stay_a_400_and_start_nothing() {
+    let api = api();
+    for query in [
+        "user_name=&email=a@b.com&pincode=12",
+        "user_name=A&email=nope&pincode=12",
+    ] {
+        let response = api
+            .handle(request("GET", "/", query, None, ""))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
+    assert!(started(&api).is_empty());
+}
+
+#[tokio::test]
+async fn every_approvals_route_needs_the_admin_key() {
+    let api = api();
+    let id = RecordId::for_fields("a", "b", "c");
+    for (method, path) in [
+        ("GET", "/approvals".to_owned()),
+        ("GET", format!("/approvals/{id}")),
+        ("POST", format!("/approvals/{id}")),
+    ] {
+        for key in [None, Some("wrong"), Some(""), Some("the-admin-ke")] {
+            let response = api
+                .handle(request(
+                    method,
+                    &path,
+                    "",
+                    key,
+                    "decision=approve&decided_by=x",
+                ))
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{method} {path} {key:?}"
+            );
+            assert_eq!(body(&response)["error"], "forbidden");
+        }
+    }
+    let mut without = api;
+    without.approvals.admin_key = None;
+    let response = without
+        .handle(admin("GET", "/approvals", ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body(&response)["error"], "admin_key_unavailable");
+}
+
+#[tokio::test]
+async fn pending_approvals_page_oldest_first_each_exactly_once() {
+    let api = api();
+    for n in 0..23 {
+        let submission = Submission {
+            record: Record {
+                id: RecordId::for_fields(&format!("user{n}"), "a@b.com", "12"),
+                user_name: format!("user{n}"),
+                email: "a@b.com".into(),
+                pincode: "12".into(),
+                created_at: "2026-12-01T10:00:00.000Z".into(),
+            },
+            fields: FieldProblems::from([("pincode".into(), PINCODE_MALFORMED.into())]),
+        };
+        // Two share each second, so the id breaks the tie.
+        let at = format!("2026-12-01T10:00:{:02}.000Z", n / 2);
+        opened(&api, &submission, &at, "2999-01-01T00:00:00.000Z");
+    }
+    let decided = RecordId::for_fields("user5", "a@b.com", "12");
+    api.approvals
+        .store
+        .items
+        .lock()
+        .unwrap()
+        .get_mut(&decided)
+        .unwrap()
+        .approval
+        .status = ApprovalStatus::Rejected;
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("limit=10&cursor={c}"),
+            None => "limit=10".into(),
+        };
+        let response = api
+            .handle(request("GET", "/approvals", &query, Some(KEY), ""))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = body(&response);
+        for approval in page["approvals"].as_array().unwrap() {
+            assert!(approval.get("task_token").is_none(), "{approval}");
+            seen.push(approval["requested_at"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 22);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]));
+
+    let foreign = CursorCodec::new("records").seal("2026-12-01T10:00:00.000Z|x");
+    let response = api
+        .handle(request(
+            "GET",
+            "/approvals",
+            &format!("cursor={foreign}"),
+            Some(KEY),
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body(&response)["error"], "invalid_cursor");
+    let response = api
+        .handle(request("GET", "/approvals", "status=all", Some(KEY), ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        body(&response)["parameters"]["status"],
+        "is not a parameter of this API"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_is_shown_without_its_token_and_unknown_ids_are_404() {
+    let api = api();
+    let (_, answer) = submit_half_valid(&api, "asha").await;
+    let id = answer["approval_id"].as_str().unwrap().to_owned();
+    let submission = started(&api)[0].clone();
+
+    // Started, but its first step has not written the approval yet.
+    api.approvals.workflow.opening.lock().unwrap().insert(
+        submission.record.id.clone(),
+        Opening {
+            submission: submission.clone(),
+            started_at: "2026-12-01T10:00:00.000Z".into(),
+            expires_at: "2026-12-01T10:10:00.000Z".into(),
+        },
+    );
+    let response = api
+        .handle(admin("GET", &format!("/approvals/{id}"), ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(&response)["approval"]["status"], "pending");
+    let response = api
+        .handle(admin(
+            "POST",
+            &format!("/approvals/{id}"),
+            "decision=approve&decided_by=ops",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+
+    opened(
+        &api,
+        &submission,
+        "2026-12-01T10:00:00.000Z",
+        "2999-01-01T00:00:00.000Z",
+    );
+    let response = api
+        .handle(admin("GET", &format!("/approvals/{id}"), ""))
+        .await
+        .unwrap();
+    let shown = body(&response);
+    assert_eq!(shown["approval"]["record"], json!(submission.record));
+    assert_eq!(shown["approval"]["problems"]["pincode"], PINCODE_MALFORMED);
+    assert!(!shown.to_string().contains("token-"), "{shown}");
+
+    for path in [
+        format!("/approvals/{}", RecordId::for_fields("x", "y", "z")),
+        "/approvals/not-an-id".into(),
+        format!("/approvals/{id}/extra"),
+    ] {
+        let response = api.handle(admin("GET", &path, "")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let response = api
+        .handle(admin("DELETE", &format!("/approvals/{id}"), ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()[header::ALLOW], "GET, POST");
+}
+
+async fn pending_one(api: &Api, expires_at: &str) -> (String, Submission) {
+    let (_, answer) = submit_half_valid(api, "asha").await;
+    let submission = started(api)[0].clone();
+    opened(api, &submission, "2026-12-01T10:00:00.000Z", expires_at);
+    (
+        answer["approval_id"].as_str().unwrap().to_owned(),
+        submission,
+    )
+}
+
+#[tokio::test]
+async fn an_approve_is_recorded_with_who_and_handed_to_the_workflow_once() {
+    let api = api();
+    let (id, submission) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    let response = api
+        .handle(admin(
+            "POST",
+            &format!("/approvals/{id}"),
+            "decision=approve&decided_by=Priya&note=called+the+customer",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer = body(&response);
+    assert_eq!(answer["approval"]["status"], "approved");
+    assert_eq!(answer["approval"]["decision"]["decided_by"], "Priya");
+    assert_eq!(
+        answer["approval"]["decision"]["note"],
+        "called the customer"
+    );
+
+    let delivered = api.approvals.workflow.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].0, format!("token-{}", submission.record.id));
+    assert_eq!(delivered[0].1.decision, Ruling::Approve);
+    assert_eq!(
+        api.approvals.store.status(&submission.record.id),
+        Some(ApprovalStatus::Approved)
+    );
+
+    let response = api
+        .handle(admin(
+            "POST",
+            &format!("/approvals/{id}"),
+            "decision=reject&decided_by=Sam",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let conflict = body(&response);
+    assert_eq!(conflict["error"], "already_decided");
+    assert_eq!(conflict["decision"]["decision"], "approve");
+    assert_eq!(conflict["decision"]["decided_by"], "Priya");
+    assert_eq!(api.approvals.workflow.delivered.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn of_two_decisions_at_once_exactly_one_wins() {
+    let api = api();
+    let (id, _) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    let path = format!("/approvals/{id}");
+    let (a, b) = tokio::join!(
+        api.handle(admin("POST", &path, "decision=approve&decided_by=A")),
+        api.handle(admin("POST", &path, "decision=approve&decided_by=B")),
+    );
+    let mut statuses = [a.unwrap().status(), b.unwrap().status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    assert_eq!(api.approvals.workflow.delivered.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_decision_after_the_time_ran_out_is_410_and_the_approval_expires() {
+    let api = api();
+    let (id, _) = pending_one(&api, "2026-12-01T10:10:00.000Z").await;
+    let response = api
+        .handle(admin(
+            "POST",
+            &format!("/approvals/{id}"),
+            "decision=approve&decided_by=A",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert_eq!(body(&response)["error"], "approval_expired");
+    assert!(api.approvals.workflow.delivered.lock().unwrap().is_empty());
+
+    // Still within its time by the clock, but the workflow's wait has already ended.
+    let api = self::api();
+    let (id, submission_late) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    *api.approvals.workflow.delivery.lock().unwrap() = Ok(Delivery::NoLongerWaiting);
+    let response = api
+        .handle(admin(
+            "POST",
+            &format!("/approvals/{id}"),
+            "decision=approve&decided_by=A",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GONE);
+    let after = api
+        .approvals
+        .store
+        .stored(&submission_late.record.id)
+        .unwrap();
+    assert_eq!(after.approval.status, ApprovalStatus::Expired);
+    assert_eq!(after.approval.outcome, Some(Outcome::Discarded));
+    let response = api
+        .handle(admin(
+            "POST",
+            &format!("/approvals/{id}"),
+            "decision=reject&decided_by=A",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn a_decision_the_workflow_could_not_take_is_withdrawn_and_can_be_sent_again() {
+    let api = api();
+    let (id, submission) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    *api.approvals.workflow.delivery.lock().unwrap() =
+        Err(WorkflowError::Unavailable("connection reset".into()));
+    let path = format!("/approvals/{id}");
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        api.approvals.store.status(&submission.record.id),
+        Some(ApprovalStatus::Pending)
+    );
+    *api.approvals.workflow.delivery.lock().unwrap() = Ok(Delivery::Delivered);
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_bad_decision_is_a_400_naming_the_fields_and_json_bodies_work_too() {
+    let api = api();
+    let (id, _) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    let path = format!("/approvals/{id}");
+    let response = api
+        .handle(admin("POST", &path, "decision=yes"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let refused = body(&response);
+    assert_eq!(refused["error"], "invalid_decision");
+    assert!(refused["fields"]["decision"].is_string());
+    assert!(refused["fields"]["decided_by"].is_string());
+
+    let mut json_request = admin(
+        "POST",
+        &path,
+        r#"{"decision": "reject", "decided_by": "Sam"}"#,
+    );
+    json_request
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+    let response = api.handle(json_request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(&response)["approval"]["status"], "rejected");
+
+    let mut not_strings = admin("POST", &path, r#"{"decision": 1}"#);
+    not_strings
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+    let response = api.handle(not_strings).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,261 @@
+//! `approval-notify`: the approve-record workflow's first step. It writes the pending approval
+//! with the task token the workflow now waits on, then tells the admins (an SNS topic) what was
+//! submitted, what is wrong with it, and how to decide. The token stays in the approval store;
+//! the message carries only the approval's id.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use platform::{ConfigError, Secret, required_env};
+use records::approval::Submission;
+use records::aws_approvals::pending_item;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use thiserror::Error;
+
+/// SNS subjects are plain ASCII without line breaks: the submission goes in the message.
+const SUBJECT: &str = "Sluice: a record awaits approval";
+
+#[derive(Debug, Deserialize)]
+struct AskEvent {
+    task_token: String,
+    #[serde(flatten)]
+    submission: Submission,
+    timeout_seconds: u64,
+}
+
+#[derive(Debug, Error)]
+enum NotifyError {
+    #[error("the step input is not an approval request: {0}")]
+    MalformedInput(String),
+    #[error("could not write the approval: {0}")]
+    StoreFailed(String),
+    #[error("could not tell the admins: {0}")]
+    NotifyFailed(String),
+}
+
+impl From<NotifyError> for Diagnostic {
+    fn from(err: NotifyError) -> Self {
+        let error_type = match err {
+            NotifyError::MalformedInput(_) => "MalformedInput",
+            NotifyError::StoreFailed(_) => "StoreFailed",
+            NotifyError::NotifyFailed(_) => "NotifyFailed",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+struct Notifier {
+    dynamodb: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+    table_name: String,
+    topic_arn: String,
+    records_url: String,
+}
+
+impl Notifier {
+    fn from_env(sdk: &platform::SdkConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+            table_name: required_env("APPROVALS_TABLE")?,
+            topic_arn: required_env("APPROVAL_TOPIC_ARN")?,
+            records_url: required_env("RECORDS_URL")?,
+        })
+    }
+
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, NotifyError> {
+        let ask: AskEvent = serde_json::from_value(event.payload)
+            .map_err(|e| NotifyError::MalformedInput(e.to_string()))?;
+        let requested_at = platform::now_rfc3339();
+        let expires_at = platform::rfc3339_after_now(Duration::from_secs(ask.timeout_seconds));
+        let item = pending_item(
+            &ask.submission,
+            &Secret::new(ask.task_token),
+            &requested_at,
+            &expires_at,
+        );
+        // A retried step replaces the token of an approval still pending; a decided one is
+        // left alone.
+        let written = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.table_name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(approval_id) OR #s = :pending")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(
+                ":pending",
+                aws_sdk_dynamodb::types::AttributeValue::S("pending".into()),
+            )
+            .send()
+            .await;
+        let id = ask.submission.record.id.to_string();
+        match written {
+            Ok(_) => {}
+            Err(SdkError::ServiceError(service))
+                if service.err().code() == Some("ConditionalCheckFailedException") =>
+            {
+                tracing::warn!(%id, "the approval was already decided; nobody is asked again");
+                return Ok(json!({ "approval_id": id, "asked": false }));
+            }
+            Err(err) => {
+                return Err(NotifyError::StoreFailed(
+                    aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
+                ));
+            }
+        }
+        self.sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(SUBJECT)
+            .message(message(&ask.submission, &expires_at, &self.records_url))
+            .send()
+            .await
+            .map_err(|err| {
+                NotifyError::NotifyFailed(aws_sdk_sns::error::DisplayErrorContext(err).to_string())
+            })?;
+        tracing::info!(%id, %expires_at, "asked the admins");
+        Ok(json!({ "approval_id": id, "asked": true }))
+    }
+}
+
+/// What the admins read: the submission, what is wrong with it, and how to decide.
+fn message(submission: &Submission, expires_at: &str, records_url: &str) -> String {
+    let record = &submission.record;
+    let base = records_url.trim_end_matches('/');
+    let mut text = format!(
+        "A submission to the records API is half valid and waits for an admin's decision.\n\n\
+         Approval: {id}\nDecide by: {expires_at} (after that it is discarded)\n\n\
+         user_name: {name}\nemail:     {email}\npincode:   {pincode}\n\nWhat is wrong:\n",
+        id = record.id,
+        name = record.user_name,
+        email = record.email,
+        pincode = record.pincode,
+    );
+    for (field, why) in &submission.fields {
+        text.push_str(&format!("  {field}: {why}\n"));
+    }
+    text.push_str(&format!(
+        "\nTo decide, with the admin key:\n\
+         curl -X POST -H 'Authorization: Bearer <admin key>' \\\n  \
+         -d decision=approve -d decided_by='<your name>' -d note='<optional>' \\\n  \
+         {base}/approvals/{id}\n\
+         Send decision=reject to discard it. Every pending approval: GET {base}/approvals\n",
+        id = record.id,
+    ));
+    text
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    platform::init_tracing();
+    let sdk = platform::aws_config().await;
+    let notifier = Notifier::from_env(&sdk)?;
+    lambda_runtime::run(service_fn(|event| notifier.handle(event))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_sns::operation::publish::PublishOutput;
+    use lambda_runtime::Context;
+    use platform::mocks::{Rule, always, dynamodb_error, mock, service_error};
+
+    fn event() -> LambdaEvent<Value> {
+        LambdaEvent::new(
+            json!({
+                "task_token": "secret-token",
+                "record": {
+                    "id": "0123456789abcdef0123456789abcdef",
+                    "user_name": "Asha",
+                    "email": "asha@example.com",
+                    "pincode": "56-001",
+                    "created_at": "2026-12-01T10:00:00.000Z"
+                },
+                "fields": {"pincode": "must be 4 to 6 digits"},
+                "timeout_seconds": 600
+            }),
+            Context::default(),
+        )
+    }
+
+    async fn notifier(dynamodb: &[&Rule], sns: &[&Rule]) -> Notifier {
+        Notifier {
+            dynamodb: platform::mocked_client!(aws_sdk_dynamodb, dynamodb),
+            sns: platform::mocked_client!(aws_sdk_sns, sns),
+            table_name: "approvals".into(),
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:admins".into(),
+            records_url: "https://records.example/".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_goes_to_the_store_and_the_admins_read_everything_but_it() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .match_requests(|req| {
+                let item = req.item().unwrap();
+                item["task_token"].as_s().ok().map(String::as_str) == Some("secret-token")
+                    && item["status"].as_s().ok().map(String::as_str) == Some("pending")
+                    && item["queue"].as_s().ok().map(String::as_str) == Some("pending")
+                    && item["pincode"].as_s().ok().map(String::as_str) == Some("56-001")
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let publish = mock!(aws_sdk_sns::Client::publish)
+            .match_requests(|req| {
+                let text = req.message().unwrap_or("");
+                !text.contains("secret-token")
+                    && text.contains("0123456789abcdef0123456789abcdef")
+                    && text.contains("pincode: must be 4 to 6 digits")
+                    && text.contains("https://records.example/approvals/0123456789abcdef")
+                    && req.subject() == Some(SUBJECT)
+            })
+            .then_output(|| PublishOutput::builder().message_id("m").build());
+        let answer = notifier(&[&put], &[&publish])
+            .await
+            .handle(event())
+            .await
+            .unwrap();
+        assert_eq!(answer["asked"], true);
+        assert_eq!((put.num_calls(), publish.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_decided_approval_is_not_asked_about_again() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
+        let publish =
+            mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+        let answer = notifier(&[&put], &[&publish])
+            .await
+            .handle(event())
+            .await
+            .unwrap();
+        assert_eq!(answer["asked"], false);
+        assert_eq!(publish.num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn failures_are_typed_for_the_workflow_to_retry() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .then_output(|| PutItemOutput::builder().build());
+        let down = always(mock!(aws_sdk_sns::Client::publish), || {
+            service_error(500, "InternalError")
+        });
+        let err = notifier(&[&put], &[&down])
+            .await
+            .handle(event())
+            .await
+            .unwrap_err();
+        assert_eq!(Diagnostic::from(err).error_type, "NotifyFailed");
+
+        let broken = LambdaEvent::new(json!({"record": 1}), Context::default());
+        let err = notifier(&[], &[]).await.handle(broken).await.unwrap_err();
+        assert_eq!(Diagnostic::from(err).error_type, "MalformedInput");
+    }
+}
