@@ -15,7 +15,7 @@ CARGO_FUZZ = $(shell infra/local/install-crate.sh cargo-fuzz 0.13.2 cargo-fuzz)
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= records_request logs_request app_key hit_data aws_events
 
-.PHONY: help demo up down test lint test-unit test-glue test-e2e e2e-suites bench fuzz deploy tools
+.PHONY: help demo simulate up down test lint test-unit test-glue test-e2e e2e-suites bench fuzz deploy tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,15 @@ help: ## list the targets
 demo: ## bring the local stack up, deploy the template and walk every flow on sample data
 	infra/local/up.sh
 	$(VENV)/bin/python infra/local/demo.py
+
+# What `make simulate` sends; any option of the simulator (`simulate --help` lists them).
+SIMULATE ?= --duration 30 --rate 10 --concurrency 8 --invalid 0.1 --half-valid 0.1 --logs-share 0.2
+
+simulate: ## a bounded, seeded load of random records and log entries against the local stack (SIMULATE=... to change it)
+	infra/local/up.sh
+	cargo build --quiet -p sluice-tools --bin simulate
+	set -a; source .local/endpoints.env; set +a; \
+	target/debug/simulate --records-url "$$RECORDS_URL" --logs-url "$$LOGS_URL" --app-key "$$LOGS_APP_KEY" $(SIMULATE)
 
 up: ## start the local stack (moto + patch layer, template deployed, cargo lambda watch)
 	infra/local/up.sh
@@ -58,13 +67,14 @@ e2e-suites:
 	cargo test -p sluice-e2e -- --test-threads=1
 	$(VENV)/bin/pytest -q infra/local/tests
 
-bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline
+bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline, records ingest under the simulator
 	cargo bench -p records --bench validation
 	cargo build --release --bins
 	$(VENV)/bin/python bench/functions.py
 	$(VENV)/bin/python bench/etl.py
 	$(VENV)/bin/python bench/logs.py
-	SLUICE_WATCH_RELEASE=1 SLUICE_ETL_RANGE_BYTES=8388608 infra/local/with-stack.sh $(VENV)/bin/python bench/etl_pipeline.py
+	SLUICE_WATCH_RELEASE=1 SLUICE_ETL_RANGE_BYTES=8388608 infra/local/with-stack.sh \
+	    bash -c '$(VENV)/bin/python bench/etl_pipeline.py && $(VENV)/bin/python bench/records_load.py'
 
 fuzz: ## each fuzz target for FUZZ_SECONDS (600) on stable Rust (libFuzzer, no sanitizer); crashes land in fuzz/artifacts/
 	for target in $(FUZZ_TARGETS); do \
