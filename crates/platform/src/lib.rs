@@ -29,14 +29,23 @@ pub fn rfc3339_before_now(ago: std::time::Duration) -> String {
 
 /// The moment `ahead` after now, written like [`now_rfc3339`].
 pub fn rfc3339_after_now(ahead: std::time::Duration) -> String {
-    rfc3339(time::OffsetDateTime::now_utc() + ahead)
+    let now = time::OffsetDateTime::now_utc();
+    let ahead = time::Duration::try_from(ahead).unwrap_or(time::Duration::MAX);
+    rfc3339(now.checked_add(ahead).unwrap_or(LATEST))
 }
+
+/// The last moment [`rfc3339`] writes: times beyond it are written as it.
+const LATEST: time::OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59.999 UTC);
 
 /// A moment given as seconds and nanoseconds since the Unix epoch, written like
 /// [`now_rfc3339`]; a moment outside the years 1 to 9999 is written as its seconds.
 pub fn rfc3339_from_unix(seconds: i64, nanos: u32) -> String {
     match time::OffsetDateTime::from_unix_timestamp(seconds) {
-        Ok(moment) => rfc3339(moment + time::Duration::nanoseconds(i64::from(nanos))),
+        Ok(moment) => rfc3339(
+            moment
+                .checked_add(time::Duration::nanoseconds(i64::from(nanos)))
+                .unwrap_or(LATEST),
+        ),
         Err(_) => seconds.to_string(),
     }
 }
@@ -77,5 +86,16 @@ mod tests {
         let earlier_in_it = time::macros::datetime!(2026-11-23 10:15:00.012 UTC);
         assert_eq!(super::rfc3339(tenth), "2026-11-23T10:15:00.100Z");
         assert!(super::rfc3339(earlier_in_it) < super::rfc3339(tenth));
+    }
+
+    #[test]
+    fn a_moment_too_far_ahead_is_the_last_one_written_not_a_panic() {
+        let last = "9999-12-31T23:59:59.999Z";
+        assert_eq!(super::rfc3339_after_now(std::time::Duration::MAX), last);
+        assert_eq!(
+            super::rfc3339_after_now(std::time::Duration::from_secs(u64::from(u32::MAX) * 100)),
+            last
+        );
+        assert_eq!(super::rfc3339_from_unix(253_402_300_799, 999_999_999), last);
     }
 }
