@@ -2,8 +2,9 @@
 requests per second.
 
 Run by `make bench` with release builds of the functions (SLUICE_WATCH_RELEASE=1). Each rate
-runs for SECONDS with valid records only (each one new, so each ingest runs the whole express
-workflow and writes once), from the same seed, with up to 64 requests in flight. Locally one
+runs for SECONDS with valid records only, from a seed new to each run (printed, so a run can be
+repeated) so that each record is new and each ingest runs the whole express workflow and writes
+once, with up to 64 requests in flight. Latency is timed from each request's scheduled start. Locally one
 `cargo lambda watch` instance per function serves one request at a time, so what bounds these
 figures is the chain records-api → moto's StartSyncExecution → validate-record → DynamoDB put,
 run one ingest after another; on AWS each request gets its own sandbox.
@@ -15,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,10 +30,12 @@ RATES = [10, 50, 100]
 
 def main() -> int:
     results = []
+    base_seed = int(os.environ.get("SLUICE_LOAD_SEED", time.time_ns() // 1000))
+    print(f"records ingest: seeds {base_seed} + rate (SLUICE_LOAD_SEED={base_seed} repeats this run)", flush=True)
     for rate in RATES:
         out = subprocess.run(
             [str(SIMULATE), "--records-url", ENDPOINTS["RECORDS_URL"], "--duration", SECONDS,
-             "--rate", str(rate), "--concurrency", "64", "--seed", str(rate), "--json"],
+             "--rate", str(rate), "--concurrency", "64", "--seed", str(base_seed + rate), "--json"],
             check=True, capture_output=True, text=True,
         ).stdout
         report = json.loads(out)

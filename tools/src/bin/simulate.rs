@@ -13,7 +13,8 @@
 //! (202). The same seed gives the same requests in the same order. Requests start on an open
 //! schedule (`--rate` per second, at most `--concurrency` in flight); a progress line is printed
 //! every second to stderr, and at the end status counts, how many answered as their kind should,
-//! and latency percentiles. Only the URLs given are ever called.
+//! and latency percentiles, each request timed from when the schedule said it was due (so time
+//! spent waiting for a free slot counts). Only the URLs given are ever called.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -390,7 +391,9 @@ async fn run(options: Options) -> Result<Value, Box<dyn std::error::Error + Send
         let (client, tally, app_key) =
             (client.clone(), Arc::clone(&tally), options.app_key.clone());
         tasks.spawn(async move {
-            let sent = Instant::now();
+            // Timed from when the request was due, not when a slot freed up: a request that
+            // waited for one waited as its caller would have (no coordinated omission).
+            let sent = due;
             let request = match &planned.body {
                 Some(body) => client
                     .post(&planned.url)
