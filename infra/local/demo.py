@@ -106,9 +106,26 @@ def approvals_demo(tag: str) -> None:
     expect("the submission now answers 200 with the stored record", status == 200 and stored["record"]["id"] == approval_id)
     status, body = admin_call("POST", f"/approvals/{approval_id}", [("decision", "reject"), ("decided_by", "someone else")])
     expect("a second decision is a 409 naming the first", status == 409 and body["decision"]["decision"] == "approve")
-    status, body = admin_call("GET", "/approvals?limit=5")
-    expect("the pending list no longer holds it",
-           status == 200 and approval_id not in [a["id"] for a in body.get("approvals", [])])
+    pending, cursor = [], None
+    while True:
+        status, body = admin_call("GET", "/approvals?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+        pending += [a["id"] for a in body.get("approvals", [])]
+        cursor = body.get("next")
+        if status != 200 or not cursor:
+            break
+    expect("no page of the pending list holds it any more", status == 200 and approval_id not in pending)
+
+    step("The same in a browser: records as cards, pending approvals with approve/reject buttons")
+    page = urllib.request.Request(f"{ENDPOINTS['RECORDS_URL']}/?limit=5", headers={"Accept": "text/html"})
+    with urllib.request.urlopen(page, timeout=60) as response:
+        html = response.read().decode()
+        policy = response.headers.get("Content-Security-Policy", "")
+    cards = html.count('class="card"')
+    print(f"  {response.status} {response.headers.get('Content-Type')}, {cards} cards")
+    expect("an HTML page of cards under a strict Content-Security-Policy",
+           cards > 0 and policy.startswith("default-src 'none'"))
+    print(f"  records:   {ENDPOINTS['RECORDS_URL']}/?format=html")
+    print(f"  approvals: {ENDPOINTS['RECORDS_URL']}/approvals?format=html  (admin key: RECORDS_ADMIN_KEY in .local/endpoints.env)\n")
 
 
 def urllib_get_quiet(path: str) -> tuple[int, dict]:

@@ -41,18 +41,47 @@ enum Route {
     Records,
     Approvals,
     Approval(Option<ApprovalId>),
+    /// A trailing slash: the same resource without it, as a relative reference (the pages'
+    /// relative links resolve only from the slashless path).
+    Slashless(String),
 }
 
 fn route(path: &str) -> Option<Route> {
     match path {
         "" | "/" => Some(Route::Records),
-        "/approvals" | "/approvals/" => Some(Route::Approvals),
-        other => other
-            .strip_prefix("/approvals/")
-            .map(|id| id.strip_suffix('/').unwrap_or(id))
-            .filter(|id| !id.is_empty() && !id.contains('/'))
-            .map(|id| Route::Approval(RecordId::parse(id))),
+        "/approvals" => Some(Route::Approvals),
+        "/approvals/" => Some(Route::Slashless("../approvals".into())),
+        other => {
+            let id = other.strip_prefix("/approvals/")?;
+            let (id, slash) = match id.strip_suffix('/') {
+                Some(id) => (id, true),
+                None => (id, false),
+            };
+            if id.is_empty() || id.contains('/') {
+                return None;
+            }
+            Some(if slash {
+                Route::Slashless(format!("../{id}"))
+            } else {
+                Route::Approval(RecordId::parse(id))
+            })
+        }
     }
+}
+
+fn slashless(target: &str, request: &Request) -> Response<Body> {
+    let location = match raw_query(request).filter(|query| !query.is_empty()) {
+        Some(query) => format!("{target}?{query}"),
+        None => target.to_owned(),
+    };
+    let mut response = json_response(
+        StatusCode::PERMANENT_REDIRECT,
+        &json!({ "location": location }),
+    );
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 impl<W, C, S, F> RecordsApi<W, C, S, F>
@@ -75,6 +104,7 @@ where
             Route::Records => self.records(&request).await,
             Route::Approvals => self.approvals.list(&request).await,
             Route::Approval(id) => self.approvals.one(&request, id.as_ref()).await,
+            Route::Slashless(target) => slashless(&target, &request),
         })
     }
 
@@ -90,10 +120,20 @@ where
             }
         };
         let query = raw_query(request);
+        let (format, query) = match take_format(query) {
+            Ok(split) => split,
+            Err(problems) => return invalid_parameters(&problems),
+        };
         match query::parse(query.as_deref(), listing_allowed) {
             Err(problems) => invalid_parameters(&problems),
+            Ok(RecordRequest::Ingest(_)) if format.is_some() => {
+                invalid_parameters(&std::collections::BTreeMap::from([(
+                    "format".to_owned(),
+                    query::NOT_FOR_INGEST.to_owned(),
+                )]))
+            }
             Ok(RecordRequest::Ingest(input)) => self.ingest(&input).await,
-            Ok(RecordRequest::List(list)) => self.list(&list).await,
+            Ok(RecordRequest::List(list)) => self.list(&list, wants_html(format, request)).await,
         }
     }
 
@@ -112,7 +152,7 @@ where
             Err(err) => ingest_failure(&err),
         }
     }
-    async fn list(&self, list: &ListRequest) -> Response<Body> {
+    async fn list(&self, list: &ListRequest, html: bool) -> Response<Body> {
         let after = match list.cursor.as_deref().map(|c| self.cursors.decode(c)) {
             None => None,
             Some(Ok(id)) => Some(id),
@@ -126,6 +166,10 @@ where
             }
         };
         match self.catalog.list(list.limit, after.as_ref()).await {
+            Ok(page) if html => {
+                let next = page.next_after.map(|last| self.cursors.encode(&last));
+                crate::html::records_page(&page.records, next.as_deref(), list.limit)
+            }
             Ok(page) => {
                 let next = page.next_after.map(|last| self.cursors.encode(&last));
                 json_response(
@@ -135,6 +179,66 @@ where
             }
             Err(err) => catalog_failure(&err),
         }
+    }
+}
+
+/// The page format a caller may ask for with `format=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Json,
+}
+
+pub const FORMAT_RULE: &str = "must be html or json";
+
+/// Takes `format` out of a query, leaving the rest as it was sent when there was none.
+pub(crate) fn take_format(
+    query: Option<String>,
+) -> Result<(Option<Format>, Option<String>), std::collections::BTreeMap<String, String>> {
+    let Some(text) = query else {
+        return Ok((None, None));
+    };
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect();
+    let formats: Vec<&str> = pairs
+        .iter()
+        .filter(|(name, _)| name == "format")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let format = match formats.as_slice() {
+        [] => return Ok((None, Some(text))),
+        ["html"] => Format::Html,
+        ["json"] => Format::Json,
+        [_] => {
+            return Err(std::collections::BTreeMap::from([(
+                "format".to_owned(),
+                FORMAT_RULE.to_owned(),
+            )]));
+        }
+        _ => {
+            return Err(std::collections::BTreeMap::from([(
+                "format".to_owned(),
+                query::REPEATED.to_owned(),
+            )]));
+        }
+    };
+    let mut rest = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs.iter().filter(|(name, _)| name != "format") {
+        rest.append_pair(name, value);
+    }
+    Ok((Some(format), Some(rest.finish())))
+}
+
+/// HTML when asked for by `format=html`, or by a browser's `Accept` without a `format`.
+pub(crate) fn wants_html(format: Option<Format>, request: &Request) -> bool {
+    match format {
+        Some(format) => format == Format::Html,
+        None => request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html")),
     }
 }
 
@@ -164,7 +268,7 @@ pub(crate) fn details(
     map
 }
 
-fn method_not_allowed(allowed: &'static str, message: &str) -> Response<Body> {
+pub(crate) fn method_not_allowed(allowed: &'static str, message: &str) -> Response<Body> {
     let mut response = json_error(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
@@ -177,7 +281,9 @@ fn method_not_allowed(allowed: &'static str, message: &str) -> Response<Body> {
     response
 }
 
-fn invalid_parameters(problems: &std::collections::BTreeMap<String, String>) -> Response<Body> {
+pub(crate) fn invalid_parameters(
+    problems: &std::collections::BTreeMap<String, String>,
+) -> Response<Body> {
     json_error(
         StatusCode::BAD_REQUEST,
         "invalid_parameters",

@@ -212,9 +212,6 @@ pub trait ApprovalStore {
         id: &ApprovalId,
         decision: &Decision,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The workflow's wait ended before the decision reached it.
-    fn mark_expired(&self, id: &ApprovalId) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -286,6 +283,12 @@ pub const DECIDED_BY_RULE: &str =
 pub const NOTE_RULE: &str =
     "must be at most 500 characters, without control characters other than line breaks";
 
+/// Whether a decision can be signed with this name (already trimmed).
+pub fn signable(name: &str) -> bool {
+    (1..=DECIDED_BY_MAX_CHARS).contains(&name.chars().count())
+        && !name.chars().any(char::is_control)
+}
+
 /// Reads a decision from form fields (or a JSON object's string fields) and names every field
 /// that is missing, repeated, unknown or out of range.
 pub fn parse_decision(
@@ -326,10 +329,7 @@ pub fn parse_decision(
             None
         }
     };
-    let decided_by = decided_by.map(str::trim).filter(|name| {
-        (1..=DECIDED_BY_MAX_CHARS).contains(&name.chars().count())
-            && !name.chars().any(char::is_control)
-    });
+    let decided_by = decided_by.map(str::trim).filter(|name| signable(name));
     if decided_by.is_none() && !repeated.iter().any(|name| name == "decided_by") {
         problems.insert("decided_by".into(), DECIDED_BY_RULE.into());
     }

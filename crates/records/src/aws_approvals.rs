@@ -329,27 +329,6 @@ impl ApprovalStore for DynamoApprovals {
             Err(err) => Err(store_error(err)),
         }
     }
-
-    async fn mark_expired(&self, id: &ApprovalId) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table_name)
-            .set_key(Some(Self::key(id)))
-            .update_expression("SET #s = :expired, outcome = :discarded REMOVE #q")
-            .condition_expression("attribute_exists(approval_id) AND attribute_not_exists(outcome)")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_names("#q", "queue")
-            .expression_attribute_values(":expired", s(ApprovalStatus::Expired.as_str()))
-            .expression_attribute_values(":discarded", s(Outcome::Discarded.as_str()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if condition_failed(&err) => Ok(()),
-            Err(err) => Err(store_error(err)),
-        }
-    }
 }
 
 pub struct SfnApprovals {

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod aws_approvals;
 pub mod config;
 pub mod cursor;
+pub mod html;
 pub mod ports;
 pub mod query;
 pub mod record;

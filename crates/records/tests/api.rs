@@ -430,3 +430,67 @@ async fn internal_failures_answer_a_stable_body_without_internals() {
         assert!(body(&response)["message"].is_string());
     }
 }
+
+fn html_text(response: &Response<Body>) -> String {
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    String::from_utf8(response.body().as_ref().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_browser_gets_the_records_as_cards_and_next_links_walk_every_page() {
+    let api = api(unused_workflow(), FakeCatalog::with(5));
+    let mut first = request("GET", "/", "limit=2");
+    first.headers_mut().insert(
+        header::ACCEPT,
+        "text/html,application/xhtml+xml".parse().unwrap(),
+    );
+    let mut page = html_text(&api.handle(first).await.unwrap());
+    let mut seen = Vec::new();
+    loop {
+        let cards = page.matches("<li class=\"card\">").count();
+        assert!((1..=2).contains(&cards), "{page}");
+        seen.extend(
+            page.match_indices("<h2>")
+                .map(|(at, _)| page[at + 4..].split("</h2>").next().unwrap().to_owned()),
+        );
+        let Some(at) = page.find("rel=\"next\" href=\"?") else {
+            break;
+        };
+        let href = page[at + 18..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&");
+        let response = api.handle(request("GET", "/", &href)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        page = html_text(&response);
+    }
+    seen.sort();
+    assert_eq!(seen, ["user0", "user1", "user2", "user3", "user4"]);
+}
+
+#[tokio::test]
+async fn format_belongs_to_listing_and_takes_html_or_json() {
+    let api = api(unused_workflow(), FakeCatalog::with(1));
+    let mut browser = request("GET", "/", "format=json");
+    browser
+        .headers_mut()
+        .insert(header::ACCEPT, "text/html".parse().unwrap());
+    let response = api.handle(browser).await.unwrap();
+    assert_eq!(body(&response)["records"].as_array().unwrap().len(), 1);
+    for (query, problem) in [
+        ("format=xml", "must be html or json"),
+        ("format=html&format=json", "is given more than once"),
+        (
+            "format=html&user_name=a&email=a@b.com&pincode=1234",
+            "applies only to listing records",
+        ),
+    ] {
+        let response = api.handle(request("GET", "/", query)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(body(&response)["parameters"]["format"], problem, "{query}");
+    }
+}

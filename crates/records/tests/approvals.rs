@@ -143,7 +143,7 @@ async fn a_half_valid_submission_is_accepted_for_approval_and_its_workflow_start
     );
     assert_eq!(
         response.headers()[header::LOCATION],
-        format!("/approvals/{id}")
+        format!("approvals/{id}")
     );
     let runs = api.approvals.workflow.started.lock().unwrap().clone();
     assert_eq!(runs.len(), 1);
@@ -160,10 +160,18 @@ async fn the_same_submission_again_is_the_same_approval_whatever_became_of_it() 
     let api = api();
     let (status, first) = submit_half_valid(&api, "asha").await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    // Sent again before the workflow wrote its approval, and after.
+    let submission = started(&api)[0].clone();
+    // Sent again while its workflow runs but before it wrote the approval, and after.
+    api.approvals.workflow.opening.lock().unwrap().insert(
+        submission.record.id.clone(),
+        Opening {
+            submission: submission.clone(),
+            started_at: "2026-12-01T10:00:00.000Z".into(),
+            expires_at: "2999-01-01T00:00:00.000Z".into(),
+        },
+    );
     let (status, again) = submit_half_valid(&api, "asha").await;
     assert_eq!((status, &again), (StatusCode::ACCEPTED, &first));
-    let submission = started(&api)[0].clone();
     opened(
         &api,
         &submission,
@@ -191,6 +199,17 @@ async fn the_same_submission_again_is_the_same_approval_whatever_became_of_it() 
     assert_eq!(refused["error"], "validation_failed");
     assert_eq!(refused["approval"]["status"], "rejected");
     assert_eq!(refused["fields"]["pincode"], PINCODE_MALFORMED);
+}
+
+#[tokio::test]
+async fn a_workflow_that_ended_without_opening_its_approval_is_a_502_not_a_pending_forever() {
+    let api = api();
+    let (status, _) = submit_half_valid(&api, "asha").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // The same again: the execution exists but no longer runs, and wrote no approval.
+    let (status, answer) = submit_half_valid(&api, "asha").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(answer["error"], "approval_failed");
 }
 
 #[tokio::test]
@@ -460,7 +479,7 @@ async fn of_two_decisions_at_once_exactly_one_wins() {
 }
 
 #[tokio::test]
-async fn a_decision_after_the_time_ran_out_is_410_and_the_approval_expires() {
+async fn a_decision_after_the_time_ran_out_is_410_and_nothing_is_delivered() {
     let api = api();
     let (id, _) = pending_one(&api, "2026-12-01T10:10:00.000Z").await;
     let response = api
@@ -474,44 +493,59 @@ async fn a_decision_after_the_time_ran_out_is_410_and_the_approval_expires() {
     assert_eq!(response.status(), StatusCode::GONE);
     assert_eq!(body(&response)["error"], "approval_expired");
     assert!(api.approvals.workflow.delivered.lock().unwrap().is_empty());
-
-    // Still within its time by the clock, but the workflow's wait has already ended.
-    let api = self::api();
-    let (id, submission_late) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
-    *api.approvals.workflow.delivery.lock().unwrap() = Ok(Delivery::NoLongerWaiting);
-    let response = api
-        .handle(admin(
-            "POST",
-            &format!("/approvals/{id}"),
-            "decision=approve&decided_by=A",
-        ))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::GONE);
-    let after = api
-        .approvals
-        .store
-        .stored(&submission_late.record.id)
-        .unwrap();
-    assert_eq!(after.approval.status, ApprovalStatus::Expired);
-    assert_eq!(after.approval.outcome, Some(Outcome::Discarded));
-    let response = api
-        .handle(admin(
-            "POST",
-            &format!("/approvals/{id}"),
-            "decision=reject&decided_by=A",
-        ))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::GONE);
 }
 
 #[tokio::test]
-async fn a_decision_the_workflow_could_not_take_is_withdrawn_and_can_be_sent_again() {
+async fn a_decision_whose_delivery_went_unconfirmed_is_kept_and_sent_again_by_its_author() {
     let api = api();
     let (id, submission) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    let path = format!("/approvals/{id}");
+    // The answer to SendTaskSuccess was lost: the task may or may not have taken it.
     *api.approvals.workflow.delivery.lock().unwrap() =
-        Err(WorkflowError::Unavailable("connection reset".into()));
+        Err(WorkflowError::Unavailable("operation timed out".into()));
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body(&response)["error"], "decision_unconfirmed");
+    assert_eq!(
+        api.approvals.store.status(&submission.record.id),
+        Some(ApprovalStatus::Approved),
+        "kept: it may have been delivered"
+    );
+
+    // Someone else's decision does not replace it.
+    *api.approvals.workflow.delivery.lock().unwrap() = Ok(Delivery::Delivered);
+    let response = api
+        .handle(admin("POST", &path, "decision=reject&decided_by=B"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(body(&response)["decision"]["decided_by"], "A");
+
+    // The same decision again: the task took the first one and no longer waits, before its
+    // deadline, so the first delivery went through.
+    *api.approvals.workflow.delivery.lock().unwrap() = Ok(Delivery::NoLongerWaiting);
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(&response)["approval"]["status"], "approved");
+    let delivered = api.approvals.workflow.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 2);
+    assert_eq!(
+        delivered[0].1, delivered[1].1,
+        "the same decision, sent twice"
+    );
+}
+
+#[tokio::test]
+async fn a_decision_the_workflow_refused_is_withdrawn_and_can_be_sent_again() {
+    let api = api();
+    let (id, submission) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    *api.approvals.workflow.delivery.lock().unwrap() = Err(WorkflowError::Throttled);
     let path = format!("/approvals/{id}");
     let response = api
         .handle(admin("POST", &path, "decision=approve&decided_by=A"))
@@ -563,4 +597,179 @@ async fn a_bad_decision_is_a_400_naming_the_fields_and_json_bodies_work_too() {
         .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
     let response = api.handle(not_strings).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+fn page_text(response: &Response<Body>) -> String {
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    assert!(
+        response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    String::from_utf8(response.body().as_ref().to_vec()).unwrap()
+}
+
+fn browser(method: &str, path: &str, query: &str, body: &str) -> Request {
+    let mut request = request(method, path, query, None, body);
+    request
+        .headers_mut()
+        .insert(header::ACCEPT, "text/html,*/*;q=0.8".parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn a_browser_is_asked_for_the_key_and_a_wrong_one_is_refused_on_the_page() {
+    let api = api();
+    let response = api
+        .handle(browser("GET", "/approvals", "", ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let form = page_text(&response);
+    assert!(
+        form.contains("name=\"admin_key\" type=\"password\""),
+        "{form}"
+    );
+
+    // The key is never taken from the query, where it would be logged.
+    for (query, form) in [
+        ("", "format=html&admin_key=wrong&decided_by=Priya"),
+        (&*format!("admin_key={KEY}"), "format=html&decided_by=Priya"),
+    ] {
+        let response = api
+            .handle(browser("POST", "/approvals", query, form))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{query} {form}");
+        assert!(page_text(&response).contains("That admin key is not right."));
+    }
+    let response = api
+        .handle(browser(
+            "POST",
+            "/approvals",
+            "",
+            &format!("format=html&admin_key={KEY}&decided_by=+"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(page_text(&response).contains("Give your name"));
+}
+
+#[tokio::test]
+async fn the_page_lists_pending_approvals_escaped_and_its_button_decides_one() {
+    let api = api();
+    let response = api
+        .handle(request(
+            "GET",
+            "/",
+            "user_name=%3Cb%3Easha%3C%2Fb%3E&email=asha@example.com&pincode=56-001",
+            None,
+            "",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = body(&response)["approval_id"].as_str().unwrap().to_owned();
+    let submission = started(&api)[0].clone();
+    opened(
+        &api,
+        &submission,
+        "2026-12-01T10:00:00.000Z",
+        "2999-01-01T00:00:00.000Z",
+    );
+
+    let form = format!("format=html&admin_key={KEY}&decided_by=Priya");
+    let response = api
+        .handle(browser("POST", "/approvals", "", &form))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let listing = page_text(&response);
+    assert!(listing.contains("&lt;b&gt;asha&lt;/b&gt;"), "{listing}");
+    assert!(!listing.contains("<b>asha"));
+    assert!(listing.contains(&format!("action=\"approvals/{id}\"")));
+    assert!(listing.contains("<dd class=\"problem\">56-001</dd>"));
+    assert!(listing.contains("value=\"approve\">Approve</button>"));
+
+    let response = api
+        .handle(browser(
+            "POST",
+            &format!("/approvals/{id}"),
+            "",
+            &format!("{form}&decision=approve&note="),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let after = page_text(&response);
+    assert!(
+        after.contains("Approved: &lt;b&gt;asha&lt;/b&gt;&#39;s submission is being stored."),
+        "{after}"
+    );
+    assert!(after.contains("action=\"../approvals\""));
+    assert_eq!(api.approvals.workflow.delivered.lock().unwrap().len(), 1);
+    let decided = api.approvals.store.stored(&submission.record.id).unwrap();
+    assert_eq!(decided.approval.status, ApprovalStatus::Approved);
+    assert_eq!(decided.approval.decision.unwrap().decided_by, "Priya");
+
+    // The same button again: the page says who decided first, with the 409.
+    let response = api
+        .handle(browser(
+            "POST",
+            &format!("/approvals/{id}"),
+            "",
+            &format!("format=html&admin_key={KEY}&decided_by=Sam&decision=reject"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(page_text(&response).contains("Already decided: approved by Priya at "));
+    assert_eq!(api.approvals.workflow.delivered.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn format_json_overrides_a_browser_accept_header() {
+    let api = api();
+    let mut asking = request("GET", "/approvals", "format=json", Some(KEY), "");
+    asking
+        .headers_mut()
+        .insert(header::ACCEPT, "text/html".parse().unwrap());
+    let response = api.handle(asking).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(body(&response)["approvals"].is_array());
+    let response = api
+        .handle(request("GET", "/approvals", "format=pdf", Some(KEY), ""))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body(&response)["parameters"]["format"],
+        "must be html or json"
+    );
+}
+
+#[tokio::test]
+async fn a_trailing_slash_is_redirected_relatively_so_links_resolve_under_any_prefix() {
+    let api = api();
+    let id = RecordId::for_fields("a", "b", "c");
+    for (path, query, location) in [
+        (
+            "/approvals/",
+            "format=html",
+            "../approvals?format=html".to_owned(),
+        ),
+        (&*format!("/approvals/{id}/"), "", format!("../{id}")),
+    ] {
+        let response = api
+            .handle(request("GET", path, query, None, ""))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT, "{path}");
+        assert_eq!(response.headers()[header::LOCATION], *location, "{path}");
+    }
 }

@@ -145,7 +145,8 @@ fn message(submission: &Submission, expires_at: &str, records_url: &str) -> Stri
          curl -X POST -H 'Authorization: Bearer <admin key>' \\\n  \
          -d decision=approve -d decided_by='<your name>' -d note='<optional>' \\\n  \
          {base}/approvals/{id}\n\
-         Send decision=reject to discard it. Every pending approval: GET {base}/approvals\n",
+         Send decision=reject to discard it. Or in a browser, every pending approval with\n\
+         approve and reject buttons: {base}/approvals?format=html\n",
         id = record.id,
     ));
     text

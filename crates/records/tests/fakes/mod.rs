@@ -9,7 +9,7 @@ use std::time::Duration;
 use platform::Secret;
 use records::approval::{
     ApprovalId, ApprovalPage, ApprovalStatus, ApprovalStore, ApprovalWorkflow, Decision, Delivery,
-    Opening, Outcome, PendingPosition, Recorded, Started, StoreError, StoredApproval, Submission,
+    Opening, PendingPosition, Recorded, Started, StoreError, StoredApproval, Submission,
     WorkflowError,
 };
 
@@ -118,18 +118,6 @@ impl ApprovalStore for MemoryApprovals {
         {
             stored.approval.status = ApprovalStatus::Pending;
             stored.approval.decision = None;
-        }
-        Ok(())
-    }
-
-    async fn mark_expired(&self, id: &ApprovalId) -> Result<(), StoreError> {
-        self.failed()?;
-        let mut items = self.items.lock().unwrap();
-        if let Some(stored) = items.get_mut(id)
-            && stored.approval.outcome.is_none()
-        {
-            stored.approval.status = ApprovalStatus::Expired;
-            stored.approval.outcome = Some(Outcome::Discarded);
         }
         Ok(())
     }
