@@ -8,6 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 VENV = $(shell infra/local/bootstrap.sh)
 GLUE_VENV = $(shell infra/local/bootstrap.sh infra/glue/requirements.lock)
 LINT_VENV = $(shell infra/local/bootstrap.sh infra/lint/requirements.lock)
+BROWSER_VENV = $(shell infra/local/bootstrap.sh infra/local/browser-requirements.lock)
 NODE_LINT = $(shell infra/lint/install-node-tools.sh)
 ASL := $(wildcard statemachines/*.asl.json)
 MACHETE = $(shell infra/local/install-crate.sh cargo-machete 0.9.2 cargo-machete)
@@ -58,7 +59,7 @@ test-glue: ## the Glue (PySpark) job's rules, and byte-identical output of the j
 	cargo build -p hitdata --bins
 	SPARK_LOCAL_IP=127.0.0.1 $(GLUE_VENV)/bin/pytest -q infra/glue/tests
 
-test-e2e: ## end-to-end tests against the local stack (started and stopped if not running)
+test-e2e: ## end-to-end tests against the local stack (started and stopped if not running), the pages in headless Chromium
 	cargo build --tests -p sluice-e2e
 	cargo build -p logs-server
 	infra/local/with-stack.sh $(MAKE) --no-print-directory e2e-suites
@@ -66,6 +67,7 @@ test-e2e: ## end-to-end tests against the local stack (started and stopped if no
 e2e-suites:
 	cargo test -p sluice-e2e -- --test-threads=1
 	$(VENV)/bin/pytest -q infra/local/tests
+	driver="$$(infra/local/install-browser.sh)" && CHROMEDRIVER="$$driver" $(BROWSER_VENV)/bin/pytest -q -p no:cacheprovider tests/browser
 
 bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline, records ingest under the simulator
 	cargo bench -p records --bench validation
