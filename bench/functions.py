@@ -42,6 +42,11 @@ ENVIRONMENT = {
     "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-alerts",
     "RUNS_URL": "https://bench.example/",
     "GLUE_JOB_NAME": "bench-job",
+    "APPROVALS_TABLE": "bench-approvals",
+    "APPROVAL_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench-approve",
+    "APPROVAL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-admins",
+    "RECORDS_ADMIN_KEY_PARAMETER": "/bench/admin-key",
+    "RECORDS_URL": "https://bench.example/",
     "PATH": "/usr/bin:/bin",
 }
 

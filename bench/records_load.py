@@ -17,6 +17,9 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +31,26 @@ SECONDS = os.environ.get("SLUICE_LOAD_SECONDS", "20")
 RATES = [10, 50, 100]
 
 
+def warm_up() -> None:
+    """One ingest answered 200 before anything is timed: `cargo lambda watch` builds and starts
+    each function on its first call, which takes minutes, not milliseconds."""
+    query = urllib.parse.urlencode({"user_name": "Warm Up", "email": f"warm{time.time_ns()}@example.com",
+                                    "pincode": "560001"})
+    deadline = time.monotonic() + 900
+    while True:
+        try:
+            with urllib.request.urlopen(f"{ENDPOINTS['RECORDS_URL'].rstrip('/')}/?{query}", timeout=120) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("records ingest never answered 200 during warm-up")
+        time.sleep(2)
+
+
 def main() -> int:
+    warm_up()
     results = []
     base_seed = int(os.environ.get("SLUICE_LOAD_SEED", time.time_ns() // 1000))
     print(f"records ingest: seeds {base_seed} + rate (SLUICE_LOAD_SEED={base_seed} repeats this run)", flush=True)
