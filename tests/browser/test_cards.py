@@ -135,9 +135,10 @@ def walk(browser, limit: int, on_page=None) -> list[str]:
 def test_cards_show_every_record_once_with_markup_as_text(browser):
     run = uuid.uuid4().hex[:8]
     digits = int(run, 16) % 10_000
-    seeded = [f"Card {run} {n}" for n in range(7)] + [MARKUP_NAME]
+    # More than a page of ten, so the walk below crosses at least one page boundary.
+    seeded = [f"Card {run} {n}" for n in range(11)] + [MARKUP_NAME]
     for n, name in enumerate(seeded):
-        status, answer = ingest(name, f"card{n}x{run}@example.com", f"{n + 1}{digits:04d}")
+        status, answer = ingest(name, f"card{n}x{run}@example.com", f"{n + 10}{digits:04d}")
         assert status in (200, 201), (name, answer)
 
     browser.get(f"{RECORDS}?format=html&limit=6")
@@ -160,7 +161,9 @@ def test_cards_show_every_record_once_with_markup_as_text(browser):
     cards = browser.find_elements(By.CSS_SELECTOR, "li.card")
     assert cards[0].value_of_css_property("border-radius") == "12px"
 
-    shown = walk(browser, 5, markup_is_text)
+    pages = []
+    shown = walk(browser, 10, lambda names: (pages.append(names), markup_is_text(names)))
+    assert len(pages) >= 2
     assert len(shown) == len(set(shown)), "a record appeared on two pages"
     for n, name in enumerate(seeded):
         email = f"card{n}x{run}@example.com"
