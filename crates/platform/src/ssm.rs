@@ -38,6 +38,30 @@ pub async fn read_secure_parameter(
     Ok(Secret::new(value))
 }
 
+/// A SecureString read on first use and kept for the life of the sandbox. A failed read is not
+/// kept: the next use tries again, so a parameter that was briefly unreadable does not stay so.
+pub struct LazyParameter {
+    client: aws_sdk_ssm::Client,
+    name: String,
+    value: tokio::sync::OnceCell<Secret>,
+}
+
+impl LazyParameter {
+    pub fn new(client: aws_sdk_ssm::Client, name: impl Into<String>) -> Self {
+        Self {
+            client,
+            name: name.into(),
+            value: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub async fn get(&self) -> Result<&Secret, ParameterError> {
+        self.value
+            .get_or_try_init(|| read_secure_parameter(&self.client, &self.name))
+            .await
+    }
+}
+
 /// An SSM client on the shared configuration.
 pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_ssm::Client {
     aws_sdk_ssm::Client::new(sdk)

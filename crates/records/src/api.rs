@@ -31,10 +31,31 @@ pub struct RecordsApi<W, C, S, F> {
 pub struct Approvals<S, F> {
     pub store: S,
     pub workflow: F,
-    /// `None` when the key could not be read at start: decisions are then refused with a 503.
-    pub admin_key: Option<Secret>,
+    pub admin_key: AdminKey,
     pub timeout: Duration,
     pub cursors: CursorCodec,
+}
+
+/// Where the admin key comes from.
+pub enum AdminKey {
+    Given(Secret),
+    /// Read on first use; while it cannot be read, approvals answer 503.
+    Parameter(platform::ssm::LazyParameter),
+}
+
+impl AdminKey {
+    pub(crate) async fn current(&self) -> Option<&Secret> {
+        match self {
+            AdminKey::Given(key) => Some(key),
+            AdminKey::Parameter(parameter) => match parameter.get().await {
+                Ok(key) => Some(key),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not read the admin key; approvals are unavailable");
+                    None
+                }
+            },
+        }
+    }
 }
 
 enum Route {

@@ -26,7 +26,7 @@ use crate::approval::{
     DecisionRequest, Delivery, Outcome, PendingPosition, Recorded, Ruling, Started, StoreError,
     Submission, WorkflowError, parse_decision,
 };
-use crate::html::{self, Notice, Place};
+use crate::html::{self, Notice, Place, Resend};
 use crate::query::{self, ListRequest};
 
 const APPROVALS_METHODS: &str = "GET, POST";
@@ -86,7 +86,7 @@ where
         if wants_html(format, request) {
             return html::key_form(StatusCode::OK, Place::Listing, None);
         }
-        if let Err(denied) = self.admit(bearer(request)) {
+        if let Err(denied) = self.admit(bearer(request)).await {
             return denied.json();
         }
         let list = match query::parse_listing(query.as_deref()) {
@@ -108,8 +108,8 @@ where
             Ok(form) => form,
             Err(problem) => return problem.json(),
         };
-        let Some(admin) = self.page_admin(&form) else {
-            return self.refused_page(&form, Place::Listing);
+        let Some(admin) = self.page_admin(&form).await else {
+            return self.refused_page(&form, Place::Listing).await;
         };
         let list = match query::parse_listing(Some(&form.rest_as_query())) {
             Ok(list) => list,
@@ -158,32 +158,25 @@ where
         from: Place,
         admin: &PageAdmin,
         list: &ListRequest,
-        notice: Option<Notice>,
+        done: Option<Notice>,
     ) -> Response<Body> {
-        let (status, approvals, next, notice) = match self.pending(list).await {
-            Ok((approvals, next)) => (status, approvals, next, notice),
-            // What was done stays said; the list that could not be read is said after it.
+        let mut notices: Vec<Notice> = done.into_iter().collect();
+        let (status, approvals, next) = match self.pending(list).await {
+            Ok((approvals, next)) => (status, approvals, next),
+            // What was done stays said, and keeps its status; the list is said to be missing.
             Err(refusal) => {
-                let listing = refusal.message();
-                let notice = match notice {
-                    Some(done) => Notice {
-                        text: format!(
-                            "{} The pending list could not be shown: {listing}",
-                            done.text
-                        ),
-                        error: done.error,
+                let failed = refusal.json().status();
+                notices.push(Notice {
+                    text: match refusal {
+                        Refusal::BadCursor => refusal.message(),
+                        _ => "The pending list could not be read right now; reload in a moment."
+                            .into(),
                     },
-                    None => Notice {
-                        text: listing,
-                        error: true,
-                    },
-                };
-                let status = if status.is_success() {
-                    refusal.json().status()
-                } else {
-                    status
-                };
-                (status, Vec::new(), None, Some(notice))
+                    error: true,
+                    resend: None,
+                });
+                let status = if notices.len() > 1 { status } else { failed };
+                (status, Vec::new(), None)
             }
         };
         html::approvals_page(
@@ -193,7 +186,7 @@ where
             next.as_deref(),
             &admin.key,
             &admin.name,
-            notice.as_ref(),
+            &notices,
         )
     }
 
@@ -208,7 +201,7 @@ where
                 );
             }
         }
-        if let Err(denied) = self.admit(bearer(request)) {
+        if let Err(denied) = self.admit(bearer(request)).await {
             return denied.json();
         }
         let Some(id) = id else {
@@ -246,14 +239,14 @@ where
             Ok(form) => form,
             // An unreadable body is described only to whoever holds the key.
             Err(problem) => {
-                return match self.admit(bearer(request)) {
+                return match self.admit(bearer(request)).await {
                     Ok(()) => problem.json(),
                     Err(denied) => denied.json(),
                 };
             }
         };
         if !form.html {
-            if let Err(denied) = self.admit(bearer(request).or(form.key.as_deref())) {
+            if let Err(denied) = self.admit(bearer(request).or(form.key.as_deref())).await {
                 return denied.json();
             }
             return match self.decide_fields(id, &form.rest).await {
@@ -261,8 +254,8 @@ where
                 Err(refusal) => refusal.json(),
             };
         }
-        let Some(admin) = self.page_admin(&form) else {
-            return self.refused_page(&form, Place::Approval);
+        let Some(admin) = self.page_admin(&form).await else {
+            return self.refused_page(&form, Place::Approval).await;
         };
         let (status, notice) = match self.decide_fields(id, &form.rest).await {
             Ok(approval) => (
@@ -279,6 +272,7 @@ where
                         ),
                     },
                     error: false,
+                    resend: None,
                 },
             ),
             Err(refusal) => (
@@ -286,6 +280,13 @@ where
                 Notice {
                     text: refusal.message(),
                     error: true,
+                    resend: match (&refusal, id, form.ruling()) {
+                        (Refusal::Undelivered(_), Some(id), Some(decision)) => Some(Resend {
+                            approval: id.to_string(),
+                            decision,
+                        }),
+                        _ => None,
+                    },
                 },
             ),
         };
@@ -328,13 +329,17 @@ where
                 };
             }
         };
+        // The same decision again, after the workflow acted on it: done already.
+        if let Some(done) = acted_on(&stored.approval, &wanted) {
+            return Ok(done);
+        }
         let Some(token) = stored.task_token.as_ref() else {
             return Err(Refusal::Store(StoreError::Corrupt(
                 "a pending approval has no task token".into(),
             )));
         };
-        let decision = match unconfirmed(&stored.approval, &wanted) {
-            Some(recorded) => recorded.clone(),
+        let (decision, again) = match unconfirmed(&stored.approval, &wanted) {
+            Some(recorded) => (recorded.clone(), true),
             None => {
                 if let Some(closed) = closed(&stored.approval) {
                     return Err(closed);
@@ -351,7 +356,7 @@ where
                     .await
                     .map_err(Refusal::Store)?
                 {
-                    Recorded::Recorded => decision,
+                    Recorded::Recorded => (decision, false),
                     Recorded::NotPending => {
                         return match self.store.get(id).await.map_err(Refusal::Store)? {
                             Some(now) => Err(closed(&now.approval).unwrap_or(Refusal::Busy)),
@@ -368,21 +373,25 @@ where
                 // The workflow's own timeout path marks the approval expired.
                 return Err(Refusal::Expired);
             }
-            Ok(Delivery::NoLongerWaiting) => {
-                if let Some(now) = self.store.get(id).await.map_err(Refusal::Store)?
-                    && now.approval.status == ApprovalStatus::Expired
-                {
+            Ok(Delivery::NoLongerWaiting) => match self.store.get(id).await {
+                Ok(Some(now)) if now.approval.status == ApprovalStatus::Expired => {
                     return Err(Refusal::Expired);
                 }
+                Ok(_) => {}
+                Err(err) => return Err(Refusal::Undelivered(err.to_string())),
+            },
+            // Step Functions answered and did not take it. Only a first delivery is taken back:
+            // an earlier, unconfirmed one may have landed.
+            Err(err @ (WorkflowError::Throttled | WorkflowError::Refused(_))) if !again => {
+                return match self.store.withdraw_decision(id, &decision).await {
+                    Ok(()) => Err(Refusal::Workflow(err)),
+                    Err(undo) => {
+                        tracing::error!(error = %undo, %id, "could not withdraw an undelivered decision");
+                        Err(Refusal::Undelivered(err.to_string()))
+                    }
+                };
             }
-            Err(err @ (WorkflowError::Throttled | WorkflowError::Refused(_))) => {
-                // Step Functions answered, and did not take it: the approval is pending again.
-                if let Err(undo) = self.store.withdraw_decision(id, &decision).await {
-                    tracing::error!(error = %undo, %id, "could not withdraw an undelivered decision");
-                }
-                return Err(Refusal::Workflow(err));
-            }
-            Err(err) => return Err(Refusal::Undelivered(err)),
+            Err(err) => return Err(Refusal::Undelivered(err.to_string())),
         }
         approval.status = decision.decision.status();
         approval.decision = Some(decision);
@@ -390,18 +399,18 @@ where
     }
 
     /// The admin behind a page's form, when the form carries the right key and a name.
-    fn page_admin(&self, form: &PageForm) -> Option<PageAdmin> {
+    async fn page_admin(&self, form: &PageForm) -> Option<PageAdmin> {
         let key = form.key.as_deref()?;
         let name = form.name.as_deref()?;
-        self.admit(Some(key)).is_ok().then(|| PageAdmin {
+        self.admit(Some(key)).await.is_ok().then(|| PageAdmin {
             key: key.to_owned(),
             name: name.to_owned(),
         })
     }
 
     /// The key form again, saying why the page was not shown.
-    fn refused_page(&self, form: &PageForm, from: Place) -> Response<Body> {
-        let (status, problem) = match self.admit(form.key.as_deref()) {
+    async fn refused_page(&self, form: &PageForm, from: Place) -> Response<Body> {
+        let (status, problem) = match self.admit(form.key.as_deref()).await {
             Err(Denied::Unavailable) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Approvals are unavailable: the admin key could not be read.",
@@ -416,8 +425,8 @@ where
     }
 
     /// Whether `presented` is the admin key.
-    fn admit(&self, presented: Option<&str>) -> Result<(), Denied> {
-        let Some(key) = self.admin_key.as_ref() else {
+    async fn admit(&self, presented: Option<&str>) -> Result<(), Denied> {
+        let Some(key) = self.admin_key.current().await else {
             return Err(Denied::Unavailable);
         };
         let presented = presented.map(str::trim).unwrap_or("");
@@ -482,7 +491,7 @@ enum Refusal {
     Workflow(WorkflowError),
     /// Recorded, but whether the workflow took it is not known: the same decision can be sent
     /// again.
-    Undelivered(WorkflowError),
+    Undelivered(String),
 }
 
 impl Refusal {
@@ -530,8 +539,8 @@ impl Refusal {
             ),
             Refusal::Store(err) => store_failure(err),
             Refusal::Workflow(err) => workflow_failure(err),
-            Refusal::Undelivered(err) => {
-                tracing::error!(error = %err, "a recorded decision's delivery is unconfirmed");
+            Refusal::Undelivered(reason) => {
+                tracing::error!(%reason, "a recorded decision's delivery is unconfirmed");
                 retry_later(
                     "decision_unconfirmed",
                     "The decision is recorded but the workflow did not confirm it; send the same \
@@ -566,13 +575,11 @@ impl Refusal {
                 "Too late: the time to decide has passed and the submission was discarded.".into()
             }
             Refusal::Undelivered(_) => {
-                "The decision is recorded, but the workflow did not confirm it: press the same \
-                 button again."
+                "The decision is recorded, but the workflow did not confirm it: send it again."
                     .into()
             }
             Refusal::Store(_) | Refusal::Workflow(_) => {
-                "Approvals could not be reached right now; nothing was decided. Try again shortly."
-                    .into()
+                "Approvals could not be reached right now; try again shortly.".into()
             }
         }
     }
@@ -585,6 +592,16 @@ fn describe(problems: &BTreeMap<String, String>) -> String {
         .map(|(name, why)| format!("{name} {why}"))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The approval, when `wanted` is the decision it already carries and its workflow has acted on
+/// it (an outcome is recorded): sending the same decision twice is not a conflict.
+fn acted_on(approval: &Approval, wanted: &DecisionRequest) -> Option<Approval> {
+    let recorded = approval.decision.as_ref()?;
+    (approval.outcome.is_some()
+        && recorded.decision == wanted.decision
+        && recorded.decided_by == wanted.decided_by)
+        .then(|| approval.clone())
 }
 
 /// The decision already recorded on an approval that has no outcome yet, when `wanted` is that
@@ -608,6 +625,10 @@ fn closed(approval: &Approval) -> Option<Refusal> {
             Some(Refusal::Decided(Box::new(approval.clone())))
         }
         ApprovalStatus::Expired => Some(Refusal::Expired),
+        // The workflow already acted: nothing is left to decide.
+        ApprovalStatus::Pending if approval.outcome.is_some() => {
+            Some(Refusal::Decided(Box::new(approval.clone())))
+        }
         ApprovalStatus::Pending if approval.expires_at <= platform::now_rfc3339() => {
             Some(Refusal::Expired)
         }
@@ -755,6 +776,18 @@ impl PageForm {
             html,
             rest,
         })
+    }
+
+    /// The decision the form asks for, as the page's buttons send it.
+    fn ruling(&self) -> Option<&'static str> {
+        self.rest
+            .iter()
+            .find(|(name, _)| name == "decision")
+            .and_then(|(_, value)| match value.as_str() {
+                "approve" => Some("approve"),
+                "reject" => Some("reject"),
+                _ => None,
+            })
     }
 
     /// The fields other than the admin's name, as a query for the listing's parser.

@@ -158,10 +158,11 @@ pub struct DynamoApprovals {
 
 impl DynamoApprovals {
     pub fn new(sdk: &SdkConfig, table_name: String) -> Self {
-        Self {
-            client: aws_sdk_dynamodb::Client::new(sdk),
-            table_name,
-        }
+        Self::from_client(aws_sdk_dynamodb::Client::new(sdk), table_name)
+    }
+
+    pub fn from_client(client: aws_sdk_dynamodb::Client, table_name: String) -> Self {
+        Self { client, table_name }
     }
 
     fn key(id: &ApprovalId) -> HashMap<String, AttributeValue> {
@@ -270,7 +271,7 @@ impl ApprovalStore for DynamoApprovals {
             .update_item()
             .table_name(&self.table_name)
             .set_key(Some(Self::key(id)))
-            .condition_expression("#s = :pending")
+            .condition_expression("#s = :pending AND attribute_not_exists(outcome)")
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#q", "queue")
             .expression_attribute_names("#d", "decision")
@@ -311,7 +312,10 @@ impl ApprovalStore for DynamoApprovals {
             .update_expression(
                 "SET #s = :pending, #q = :queue REMOVE #d, decided_by, decided_at, #n",
             )
-            .condition_expression("#s = :status AND decided_at = :at AND decided_by = :by")
+            .condition_expression(
+                "#s = :status AND decided_at = :at AND decided_by = :by \
+                 AND attribute_not_exists(outcome)",
+            )
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#q", "queue")
             .expression_attribute_names("#d", "decision")
@@ -336,14 +340,54 @@ pub struct SfnApprovals {
     state_machine_arn: String,
 }
 
+/// A Step Functions client; locally, one that the local stack's endpoint accepts.
+pub fn sfn_client(sdk: &SdkConfig) -> aws_sdk_sfn::Client {
+    let mut config = aws_sdk_sfn::config::Builder::from(sdk);
+    if platform::is_local_endpoint() {
+        config = config.interceptor(platform::StripEndpointPrefix);
+    }
+    aws_sdk_sfn::Client::from_conf(config.build())
+}
+
+/// Hands a decision to the task waiting on `token`.
+pub async fn send_decision(
+    client: &aws_sdk_sfn::Client,
+    token: &Secret,
+    decision: &Decision,
+) -> Result<Delivery, WorkflowError> {
+    let output = serde_json::to_string(decision).unwrap_or_else(|_| "{}".into());
+    let result = client
+        .send_task_success()
+        .task_token(token.expose())
+        .output(output)
+        // No retry inside the SDK: a retried call whose first attempt landed answers that the
+        // task no longer waits, or is throttled, and the caller could not tell either from a
+        // call that never landed. The caller decides what a retry means.
+        .customize()
+        .config_override(
+            aws_sdk_sfn::config::Builder::default()
+                .retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled()),
+        )
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(Delivery::Delivered),
+        Err(err)
+            if matches!(
+                code_of(&err),
+                Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")
+            ) =>
+        {
+            Ok(Delivery::NoLongerWaiting)
+        }
+        Err(err) => Err(workflow_error(err)),
+    }
+}
+
 impl SfnApprovals {
     pub fn new(sdk: &SdkConfig, state_machine_arn: String) -> Self {
-        let mut config = aws_sdk_sfn::config::Builder::from(sdk);
-        if platform::is_local_endpoint() {
-            config = config.interceptor(platform::StripEndpointPrefix);
-        }
         Self {
-            client: aws_sdk_sfn::Client::from_conf(config.build()),
+            client: sfn_client(sdk),
             state_machine_arn,
         }
     }
@@ -446,26 +490,7 @@ impl ApprovalWorkflow for SfnApprovals {
         token: &Secret,
         decision: &Decision,
     ) -> Result<Delivery, WorkflowError> {
-        let output = serde_json::to_string(decision).unwrap_or_else(|_| "{}".into());
-        let result = self
-            .client
-            .send_task_success()
-            .task_token(token.expose())
-            .output(output)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Delivery::Delivered),
-            Err(err)
-                if matches!(
-                    code_of(&err),
-                    Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")
-                ) =>
-            {
-                Ok(Delivery::NoLongerWaiting)
-            }
-            Err(err) => Err(workflow_error(err)),
-        }
+        send_decision(&self.client, token, decision).await
     }
 }
 
@@ -605,7 +630,8 @@ mod tests {
     async fn a_decision_is_recorded_only_while_pending() {
         let recorded = mock!(aws_sdk_dynamodb::Client::update_item)
             .match_requests(|req| {
-                req.condition_expression() == Some("#s = :pending")
+                req.condition_expression()
+                    == Some("#s = :pending AND attribute_not_exists(outcome)")
                     && req
                         .update_expression()
                         .is_some_and(|u| u.contains("REMOVE #q"))

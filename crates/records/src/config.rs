@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use platform::{ConfigError, SdkConfig, Secret, env_number, required_env};
+use platform::{ConfigError, SdkConfig, env_number, required_env};
 
 /// How long an admin has to decide, unless configured: seven days.
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -33,14 +33,11 @@ impl RecordsConfig {
     }
 }
 
-/// The admin key, or `None` (logged) when it cannot be read: records are still served, and
-/// approvals answer 503 until the function restarts with a readable key.
-pub async fn admin_key(sdk: &SdkConfig, parameter: &str) -> Option<Secret> {
-    match platform::ssm::read_secure_parameter(&platform::ssm::client(sdk), parameter).await {
-        Ok(key) => Some(key),
-        Err(err) => {
-            tracing::error!(error = %err, "could not read the admin key; approvals are unavailable");
-            None
-        }
-    }
+/// The admin key, read from its parameter on the first approvals request rather than at start,
+/// so that an ingest's cold start does not wait on SSM.
+pub fn admin_key(sdk: &SdkConfig, parameter: &str) -> crate::api::AdminKey {
+    crate::api::AdminKey::Parameter(platform::ssm::LazyParameter::new(
+        platform::ssm::client(sdk),
+        parameter,
+    ))
 }

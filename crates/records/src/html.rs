@@ -44,6 +44,7 @@ input{font:inherit;padding:.5rem .6rem;border:1px solid var(--line);border-radiu
 label{display:block;margin:.75rem 0 .25rem;font-weight:600}\
 .login{max-width:26rem;background:var(--card);border:1px solid var(--line);border-radius:.75rem;padding:1.25rem}\
 .notice{border-radius:.5rem;padding:.75rem 1rem;margin:0 0 1rem;background:#e6f4ea;color:var(--ok)}\
+.notice p{margin:0}.notice form{margin-top:.6rem}\
 .notice.error{background:#fdecea;color:var(--bad)}\
 .empty{color:var(--muted);font-style:italic}\
 @media (max-width:30rem){main{padding:.75rem}.cards{grid-template-columns:1fr}}";
@@ -236,10 +237,18 @@ pub fn key_form(status: StatusCode, from: Place, problem: Option<&str>) -> Respo
     page(status, "Pending approvals", &approvals_nav(from), &body)
 }
 
-/// A notice above the list: what the last action did.
+/// A notice above the list: what the last action did, or why something could not be shown.
 pub struct Notice {
     pub text: String,
     pub error: bool,
+    /// A decision to offer again: its delivery went unconfirmed, and its approval has left the
+    /// pending list.
+    pub resend: Option<Resend>,
+}
+
+pub struct Resend {
+    pub approval: String,
+    pub decision: &'static str,
 }
 
 /// Pending approvals as cards, each with approve and reject buttons. The key and the admin's
@@ -252,7 +261,7 @@ pub fn approvals_page(
     next: Option<&str>,
     admin_key: &str,
     decided_by: &str,
-    notice: Option<&Notice>,
+    notices: &[Notice],
 ) -> Response<Body> {
     let carried = format!(
         "<input type=\"hidden\" name=\"format\" value=\"html\">\
@@ -262,12 +271,22 @@ pub fn approvals_page(
         escape(decided_by)
     );
     let mut body = String::new();
-    if let Some(notice) = notice {
+    for notice in notices {
         body.push_str(&format!(
-            "<p class=\"notice{}\" role=\"status\">{}</p>",
+            "<div class=\"notice{}\" role=\"status\"><p>{}</p>",
             if notice.error { " error" } else { "" },
             escape(&notice.text)
         ));
+        if let Some(resend) = &notice.resend {
+            body.push_str(&format!(
+                "<form method=\"post\" action=\"{}\">{carried}\
+                 <input type=\"hidden\" name=\"decision\" value=\"{}\">\
+                 <button class=\"resend\" type=\"submit\">Send the same decision again</button></form>",
+                escape(&from.approval(&resend.approval)),
+                escape(resend.decision)
+            ));
+        }
+        body.push_str("</div>");
     }
     if approvals.is_empty() {
         body.push_str("<p class=\"empty\">Nothing is waiting for a decision.</p>");

@@ -11,7 +11,7 @@ use platform::Secret;
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use records::api::{Approvals, RecordsApi};
+use records::api::{AdminKey, Approvals, RecordsApi};
 use records::cursor::CursorCodec;
 use records::ports::{
     CatalogError, IngestError, IngestOutcome, Page, RecordCatalog, RecordWorkflow,
@@ -127,7 +127,7 @@ fn api(workflow: FakeWorkflow, catalog: FakeCatalog) -> Api {
         approvals: Approvals {
             store: MemoryApprovals::default(),
             workflow: FakeApprovalFlow::default(),
-            admin_key: Some(Secret::new("admin")),
+            admin_key: AdminKey::Given(Secret::new("admin")),
             timeout: Duration::from_secs(60),
             cursors: CursorCodec::new("approvals-test"),
         },

@@ -10,10 +10,10 @@ use fakes::{FakeApprovalFlow, MemoryApprovals};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use platform::Secret;
-use records::api::{Approvals, RecordsApi};
+use records::api::{AdminKey, Approvals, RecordsApi};
 use records::approval::{
-    Approval, ApprovalStatus, Delivery, Opening, Outcome, Ruling, StoredApproval, Submission,
-    WorkflowError,
+    Approval, ApprovalStatus, Delivery, Opening, Outcome, Ruling, StoreError, StoredApproval,
+    Submission, WorkflowError,
 };
 use records::cursor::CursorCodec;
 use records::ports::{
@@ -60,7 +60,7 @@ fn api() -> Api {
         approvals: Approvals {
             store: MemoryApprovals::default(),
             workflow: FakeApprovalFlow::default(),
-            admin_key: Some(Secret::new(KEY)),
+            admin_key: AdminKey::Given(Secret::new(KEY)),
             timeout: Duration::from_secs(600),
             cursors: CursorCodec::new("approvals"),
         },
@@ -256,14 +256,40 @@ async fn every_approvals_route_needs_the_admin_key() {
             assert_eq!(body(&response)["error"], "forbidden");
         }
     }
-    let mut without = api;
-    without.approvals.admin_key = None;
-    let response = without
-        .handle(admin("GET", "/approvals", ""))
-        .await
-        .unwrap();
+}
+
+#[tokio::test]
+async fn the_admin_key_is_read_on_first_use_and_a_failed_read_is_tried_again() {
+    use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+    use aws_sdk_ssm::types::Parameter;
+    use platform::mocks::{mock, service_error};
+
+    let reads = mock!(aws_sdk_ssm::Client::get_parameter)
+        .sequence()
+        .http_response(|| service_error(400, "AccessDeniedException"))
+        .output(|| {
+            GetParameterOutput::builder()
+                .parameter(Parameter::builder().name("/admin").value(KEY).build())
+                .build()
+        })
+        .build();
+    let client = platform::mocked_client!(aws_sdk_ssm, &[&reads]);
+    let mut api = api();
+    api.approvals.admin_key =
+        AdminKey::Parameter(platform::ssm::LazyParameter::new(client, "/admin"));
+    assert_eq!(reads.num_calls(), 0, "nothing is read before it is needed");
+    let response = api.handle(admin("GET", "/approvals", "")).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body(&response)["error"], "admin_key_unavailable");
+    for _ in 0..2 {
+        let response = api.handle(admin("GET", "/approvals", "")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        reads.num_calls(),
+        2,
+        "read again after the failure, then kept"
+    );
 }
 
 #[tokio::test]
@@ -772,4 +798,102 @@ async fn a_trailing_slash_is_redirected_relatively_so_links_resolve_under_any_pr
         assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT, "{path}");
         assert_eq!(response.headers()[header::LOCATION], *location, "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_resent_decision_is_never_withdrawn_and_the_same_decision_once_acted_on_is_a_200() {
+    let api = api();
+    let (id, submission) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    let path = format!("/approvals/{id}");
+    *api.approvals.workflow.delivery.lock().unwrap() =
+        Err(WorkflowError::Unavailable("operation timed out".into()));
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(body(&response)["error"], "decision_unconfirmed");
+    // Sent again and throttled: the first send may have landed, so it stays recorded.
+    *api.approvals.workflow.delivery.lock().unwrap() = Err(WorkflowError::Throttled);
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(body(&response)["error"], "decision_unconfirmed");
+    assert_eq!(
+        api.approvals.store.status(&submission.record.id),
+        Some(ApprovalStatus::Approved)
+    );
+    // The workflow stored the record: the same decision again is done, another is a conflict.
+    api.approvals
+        .store
+        .items
+        .lock()
+        .unwrap()
+        .get_mut(&submission.record.id)
+        .unwrap()
+        .approval
+        .outcome = Some(Outcome::Stored);
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(&response)["approval"]["outcome"], "stored");
+    let response = api
+        .handle(admin("POST", &path, "decision=reject&decided_by=B"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(api.approvals.workflow.delivered.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_page_keeps_a_done_decision_said_when_the_list_cannot_be_read() {
+    let api = api();
+    let (id, _) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    *api.approvals.store.list_failure.lock().unwrap() = Some(StoreError::Throttled);
+    let response = api
+        .handle(browser(
+            "POST",
+            &format!("/approvals/{id}"),
+            "",
+            &format!("format=html&admin_key={KEY}&decided_by=Priya&decision=reject"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = page_text(&response);
+    assert!(
+        page.contains("Rejected: asha&#39;s submission was discarded."),
+        "{page}"
+    );
+    assert!(page.contains("The pending list could not be read right now"));
+}
+
+#[tokio::test]
+async fn an_unconfirmed_decision_on_the_page_offers_to_send_it_again() {
+    let api = api();
+    let (id, _) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    *api.approvals.workflow.delivery.lock().unwrap() =
+        Err(WorkflowError::Unavailable("connection reset".into()));
+    let form = format!("format=html&admin_key={KEY}&decided_by=Priya&decision=approve");
+    let response = api
+        .handle(browser("POST", &format!("/approvals/{id}"), "", &form))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = page_text(&response);
+    assert!(
+        page.contains(&format!("<form method=\"post\" action=\"{id}\">")),
+        "{page}"
+    );
+    assert!(page.contains("name=\"decision\" value=\"approve\""));
+    assert!(page.contains("Send the same decision again"));
+    *api.approvals.workflow.delivery.lock().unwrap() = Ok(Delivery::Delivered);
+    let response = api
+        .handle(browser("POST", &format!("/approvals/{id}"), "", &form))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(page_text(&response).contains("Approved: asha&#39;s submission is being stored."));
 }

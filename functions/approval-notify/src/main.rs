@@ -2,14 +2,18 @@
 //! with the task token the workflow now waits on, then tells the admins (an SNS topic) what was
 //! submitted, what is wrong with it, and how to decide. The token stays in the approval store;
 //! the message carries only the approval's id.
+//!
+//! A retried step (the previous attempt failed after writing) finds the approval as it is. If an
+//! admin decided it in between, their decision went to the previous attempt's task, which no
+//! longer waits: the step hands that recorded decision to its own task, so it is not lost.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use platform::{ConfigError, Secret, required_env};
-use records::approval::Submission;
-use records::aws_approvals::pending_item;
+use records::approval::{ApprovalId, ApprovalStore, Delivery, Submission};
+use records::aws_approvals::{DynamoApprovals, pending_item, send_decision, sfn_client};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -33,6 +37,8 @@ enum NotifyError {
     StoreFailed(String),
     #[error("could not tell the admins: {0}")]
     NotifyFailed(String),
+    #[error("could not hand over a decision already recorded: {0}")]
+    DeliverFailed(String),
 }
 
 impl From<NotifyError> for Diagnostic {
@@ -41,6 +47,7 @@ impl From<NotifyError> for Diagnostic {
             NotifyError::MalformedInput(_) => "MalformedInput",
             NotifyError::StoreFailed(_) => "StoreFailed",
             NotifyError::NotifyFailed(_) => "NotifyFailed",
+            NotifyError::DeliverFailed(_) => "DeliverFailed",
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -51,6 +58,8 @@ impl From<NotifyError> for Diagnostic {
 
 struct Notifier {
     dynamodb: aws_sdk_dynamodb::Client,
+    approvals: DynamoApprovals,
+    sfn: aws_sdk_sfn::Client,
     sns: aws_sdk_sns::Client,
     table_name: String,
     topic_arn: String,
@@ -59,10 +68,14 @@ struct Notifier {
 
 impl Notifier {
     fn from_env(sdk: &platform::SdkConfig) -> Result<Self, ConfigError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let table_name = required_env("APPROVALS_TABLE")?;
         Ok(Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            approvals: DynamoApprovals::from_client(dynamodb.clone(), table_name.clone()),
+            dynamodb,
+            sfn: sfn_client(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
-            table_name: required_env("APPROVALS_TABLE")?,
+            table_name,
             topic_arn: required_env("APPROVAL_TOPIC_ARN")?,
             records_url: required_env("RECORDS_URL")?,
         })
@@ -73,12 +86,8 @@ impl Notifier {
             .map_err(|e| NotifyError::MalformedInput(e.to_string()))?;
         let requested_at = platform::now_rfc3339();
         let expires_at = platform::rfc3339_after_now(Duration::from_secs(ask.timeout_seconds));
-        let item = pending_item(
-            &ask.submission,
-            &Secret::new(ask.task_token),
-            &requested_at,
-            &expires_at,
-        );
+        let token = Secret::new(ask.task_token);
+        let item = pending_item(&ask.submission, &token, &requested_at, &expires_at);
         // A retried step replaces the token of an approval still pending; a decided one is
         // left alone.
         let written = self
@@ -100,8 +109,9 @@ impl Notifier {
             Err(SdkError::ServiceError(service))
                 if service.err().code() == Some("ConditionalCheckFailedException") =>
             {
-                tracing::warn!(%id, "the approval was already decided; nobody is asked again");
-                return Ok(json!({ "approval_id": id, "asked": false }));
+                let delivered = self.hand_over(&ask.submission.record.id, &token).await?;
+                tracing::warn!(%id, delivered, "the approval was already decided; nobody is asked again");
+                return Ok(json!({ "approval_id": id, "asked": false, "delivered": delivered }));
             }
             Err(err) => {
                 return Err(NotifyError::StoreFailed(
@@ -121,6 +131,30 @@ impl Notifier {
             })?;
         tracing::info!(%id, %expires_at, "asked the admins");
         Ok(json!({ "approval_id": id, "asked": true }))
+    }
+}
+
+impl Notifier {
+    /// The decision recorded on an approval the workflow has not acted on yet, handed to this
+    /// step's task; `false` when there is none to hand over.
+    async fn hand_over(&self, id: &ApprovalId, token: &Secret) -> Result<bool, NotifyError> {
+        let stored = self
+            .approvals
+            .get(id)
+            .await
+            .map_err(|err| NotifyError::DeliverFailed(err.to_string()))?;
+        let Some(decision) = stored
+            .map(|stored| stored.approval)
+            .filter(|approval| approval.outcome.is_none())
+            .and_then(|approval| approval.decision)
+        else {
+            return Ok(false);
+        };
+        match send_decision(&self.sfn, token, &decision).await {
+            Ok(Delivery::Delivered) => Ok(true),
+            Ok(Delivery::NoLongerWaiting) => Ok(false),
+            Err(err) => Err(NotifyError::DeliverFailed(err.to_string())),
+        }
     }
 }
 
@@ -163,7 +197,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
     use aws_sdk_sns::operation::publish::PublishOutput;
     use lambda_runtime::Context;
     use platform::mocks::{Rule, always, dynamodb_error, mock, service_error};
@@ -187,8 +226,15 @@ mod tests {
     }
 
     async fn notifier(dynamodb: &[&Rule], sns: &[&Rule]) -> Notifier {
+        with_sfn(dynamodb, sns, &[]).await
+    }
+
+    async fn with_sfn(dynamodb: &[&Rule], sns: &[&Rule], sfn: &[&Rule]) -> Notifier {
+        let client = platform::mocked_client!(aws_sdk_dynamodb, dynamodb);
         Notifier {
-            dynamodb: platform::mocked_client!(aws_sdk_dynamodb, dynamodb),
+            approvals: DynamoApprovals::from_client(client.clone(), "approvals".into()),
+            dynamodb: client,
+            sfn: platform::mocked_client!(aws_sdk_sfn, sfn),
             sns: platform::mocked_client!(aws_sdk_sns, sns),
             table_name: "approvals".into(),
             topic_arn: "arn:aws:sns:us-east-1:123456789012:admins".into(),
@@ -226,19 +272,79 @@ mod tests {
         assert_eq!((put.num_calls(), publish.num_calls()), (1, 1));
     }
 
+    /// The approval as the store holds it once decided (and, with `outcome`, acted on).
+    fn decided(outcome: Option<&str>) -> HashMap<String, AttributeValue> {
+        let ask: AskEvent = serde_json::from_value(event().payload).unwrap();
+        let mut item = pending_item(
+            &ask.submission,
+            &Secret::new("first-attempt-token"),
+            "2026-12-01T10:00:00.000Z",
+            "2026-12-08T10:00:00.000Z",
+        );
+        item.remove("queue");
+        for (name, value) in [
+            ("status", "approved"),
+            ("decision", "approve"),
+            ("decided_by", "Priya"),
+            ("decided_at", "2026-12-01T10:00:05.000Z"),
+        ]
+        .into_iter()
+        .chain(outcome.map(|outcome| ("outcome", outcome)))
+        {
+            item.insert(name.into(), AttributeValue::S(value.into()));
+        }
+        item
+    }
+
     #[tokio::test]
     async fn a_decided_approval_is_not_asked_about_again() {
         let put = mock!(aws_sdk_dynamodb::Client::put_item)
             .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
+        let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+            GetItemOutput::builder()
+                .set_item(Some(decided(Some("stored"))))
+                .build()
+        });
         let publish =
             mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
-        let answer = notifier(&[&put], &[&publish])
+        let send = mock!(aws_sdk_sfn::Client::send_task_success)
+            .then_output(|| SendTaskSuccessOutput::builder().build());
+        let answer = with_sfn(&[&put, &get], &[&publish], &[&send])
             .await
             .handle(event())
             .await
             .unwrap();
-        assert_eq!(answer["asked"], false);
-        assert_eq!(publish.num_calls(), 0);
+        assert_eq!(
+            (answer["asked"].clone(), answer["delivered"].clone()),
+            (json!(false), json!(false))
+        );
+        assert_eq!((publish.num_calls(), send.num_calls()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_decision_made_while_the_step_was_retried_goes_to_the_new_task() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
+        let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+            GetItemOutput::builder()
+                .set_item(Some(decided(None)))
+                .build()
+        });
+        let send = mock!(aws_sdk_sfn::Client::send_task_success)
+            .match_requests(|req| {
+                req.task_token() == Some("secret-token")
+                    && req.output().is_some_and(|out| {
+                        out.contains("\"decision\":\"approve\"") && out.contains("Priya")
+                    })
+            })
+            .then_output(|| SendTaskSuccessOutput::builder().build());
+        let answer = with_sfn(&[&put, &get], &[], &[&send])
+            .await
+            .handle(event())
+            .await
+            .unwrap();
+        assert_eq!(answer["delivered"], true);
+        assert_eq!(send.num_calls(), 1);
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
         approvals: Approvals {
             store: DynamoApprovals::new(&aws, config.approvals_table.clone()),
             workflow: SfnApprovals::new(&aws, config.approval_state_machine_arn),
-            admin_key: admin_key(&aws, &config.admin_key_parameter).await,
+            admin_key: admin_key(&aws, &config.admin_key_parameter),
             timeout: config.approval_timeout,
             cursors: CursorCodec::new(&config.approvals_table),
         },

@@ -17,6 +17,8 @@ use records::approval::{
 pub struct MemoryApprovals {
     pub items: Mutex<BTreeMap<ApprovalId, StoredApproval>>,
     pub failure: Mutex<Option<StoreError>>,
+    /// Fails only the pending list.
+    pub list_failure: Mutex<Option<StoreError>>,
 }
 
 impl MemoryApprovals {
@@ -58,6 +60,9 @@ impl ApprovalStore for MemoryApprovals {
         limit: usize,
         after: Option<&PendingPosition>,
     ) -> Result<ApprovalPage, StoreError> {
+        if let Some(err) = self.list_failure.lock().unwrap().clone() {
+            return Err(err);
+        }
         self.failed()?;
         let mut pending: Vec<_> = self
             .items
@@ -97,7 +102,10 @@ impl ApprovalStore for MemoryApprovals {
         self.failed()?;
         let mut items = self.items.lock().unwrap();
         match items.get_mut(id) {
-            Some(stored) if stored.approval.status == ApprovalStatus::Pending => {
+            Some(stored)
+                if stored.approval.status == ApprovalStatus::Pending
+                    && stored.approval.outcome.is_none() =>
+            {
                 stored.approval.status = decision.decision.status();
                 stored.approval.decision = Some(decision.clone());
                 Ok(Recorded::Recorded)
@@ -115,6 +123,7 @@ impl ApprovalStore for MemoryApprovals {
         let mut items = self.items.lock().unwrap();
         if let Some(stored) = items.get_mut(id)
             && stored.approval.decision.as_ref() == Some(decision)
+            && stored.approval.outcome.is_none()
         {
             stored.approval.status = ApprovalStatus::Pending;
             stored.approval.decision = None;
