@@ -352,7 +352,7 @@ where
                 };
                 match self
                     .store
-                    .record_decision(id, &decision)
+                    .record_decision(id, &decision, token)
                     .await
                     .map_err(Refusal::Store)?
                 {
@@ -383,8 +383,10 @@ where
             // Step Functions answered and did not take it. Only a first delivery is taken back:
             // an earlier, unconfirmed one may have landed.
             Err(err @ (WorkflowError::Throttled | WorkflowError::Refused(_))) if !again => {
-                return match self.store.withdraw_decision(id, &decision).await {
-                    Ok(()) => Err(Refusal::Workflow(err)),
+                return match self.store.withdraw_decision(id, &decision, token).await {
+                    Ok(true) => Err(Refusal::Workflow(err)),
+                    // The workflow moved on (a retried first step took the decision over).
+                    Ok(false) => Err(Refusal::Undelivered(err.to_string())),
                     Err(undo) => {
                         tracing::error!(error = %undo, %id, "could not withdraw an undelivered decision");
                         Err(Refusal::Undelivered(err.to_string()))
@@ -598,9 +600,12 @@ fn describe(problems: &BTreeMap<String, String>) -> String {
 /// it (an outcome is recorded): sending the same decision twice is not a conflict.
 fn acted_on(approval: &Approval, wanted: &DecisionRequest) -> Option<Approval> {
     let recorded = approval.decision.as_ref()?;
-    (approval.outcome.is_some()
-        && recorded.decision == wanted.decision
-        && recorded.decided_by == wanted.decided_by)
+    let as_decided = matches!(
+        (approval.status, approval.outcome),
+        (ApprovalStatus::Approved, Some(Outcome::Stored))
+            | (ApprovalStatus::Rejected, Some(Outcome::Discarded))
+    );
+    (as_decided && recorded.decision == wanted.decision && recorded.decided_by == wanted.decided_by)
         .then(|| approval.clone())
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use platform::Secret;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -199,19 +200,23 @@ pub trait ApprovalStore {
         after: Option<&PendingPosition>,
     ) -> impl Future<Output = Result<ApprovalPage, StoreError>> + Send;
 
-    /// Records `decision` only while the approval is pending, so one decision wins.
+    /// Records `decision` only while the approval is pending and still waits on `token` (the
+    /// one read with it), so one decision wins and it goes to the task that waits.
     fn record_decision(
         &self,
         id: &ApprovalId,
         decision: &Decision,
+        token: &Secret,
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
 
-    /// Takes back a decision recorded by this call that could not reach the workflow.
+    /// Takes back a decision recorded by this call that could not reach the workflow, unless
+    /// the workflow has moved on (another token, or an outcome). `false`: nothing taken back.
     fn withdraw_decision(
         &self,
         id: &ApprovalId,
         decision: &Decision,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        token: &Secret,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone, Error, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::types::ExecutionStatus;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -265,16 +266,20 @@ impl ApprovalStore for DynamoApprovals {
         &self,
         id: &ApprovalId,
         decision: &Decision,
+        token: &Secret,
     ) -> Result<Recorded, StoreError> {
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table_name)
             .set_key(Some(Self::key(id)))
-            .condition_expression("#s = :pending AND attribute_not_exists(outcome)")
+            .condition_expression(
+                "#s = :pending AND task_token = :token AND attribute_not_exists(outcome)",
+            )
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#q", "queue")
             .expression_attribute_names("#d", "decision")
+            .expression_attribute_values(":token", s(token.expose()))
             .expression_attribute_values(":pending", s(ApprovalStatus::Pending.as_str()))
             .expression_attribute_values(":status", s(decision.decision.status().as_str()))
             .expression_attribute_values(":decision", s(decision.decision.as_str()))
@@ -303,7 +308,8 @@ impl ApprovalStore for DynamoApprovals {
         &self,
         id: &ApprovalId,
         decision: &Decision,
-    ) -> Result<(), StoreError> {
+        token: &Secret,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -314,8 +320,9 @@ impl ApprovalStore for DynamoApprovals {
             )
             .condition_expression(
                 "#s = :status AND decided_at = :at AND decided_by = :by \
-                 AND attribute_not_exists(outcome)",
+                 AND task_token = :token AND attribute_not_exists(outcome)",
             )
+            .expression_attribute_values(":token", s(token.expose()))
             .expression_attribute_names("#s", "status")
             .expression_attribute_names("#q", "queue")
             .expression_attribute_names("#d", "decision")
@@ -328,8 +335,43 @@ impl ApprovalStore for DynamoApprovals {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(err) if condition_failed(&err) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(store_error(err)),
+        }
+    }
+}
+
+impl DynamoApprovals {
+    /// Moves a recorded decision, not yet acted on, to the task waiting on `token` (a retried
+    /// first step's), so that task can be handed it. `false`: the decision was withdrawn or
+    /// acted on meanwhile.
+    pub async fn claim_decision(
+        &self,
+        id: &ApprovalId,
+        decision: &Decision,
+        token: &Secret,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table_name)
+            .set_key(Some(Self::key(id)))
+            .update_expression("SET task_token = :token")
+            .condition_expression(
+                "#s = :status AND decided_at = :at AND decided_by = :by \
+                 AND attribute_not_exists(outcome)",
+            )
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":token", s(token.expose()))
+            .expression_attribute_values(":status", s(decision.decision.status().as_str()))
+            .expression_attribute_values(":by", s(&decision.decided_by))
+            .expression_attribute_values(":at", s(&decision.decided_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
             Err(err) => Err(store_error(err)),
         }
     }
@@ -402,12 +444,15 @@ impl SfnApprovals {
     }
 }
 
-fn workflow_error<E, R>(err: SdkError<E, R>) -> WorkflowError
+fn workflow_error<E>(err: SdkError<E, HttpResponse>) -> WorkflowError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match &err {
+        // A server error does not say the call did not land: it is not a refusal.
+        SdkError::ServiceError(service) if service.raw().status().is_server_error() => {
+            WorkflowError::Unavailable(DisplayErrorContext(&err).to_string())
+        }
         SdkError::ServiceError(service) => match service.err().code() {
             Some("ThrottlingException" | "TooManyRequestsException") => WorkflowError::Throttled,
             code => WorkflowError::Refused(code.unwrap_or("unknown").to_owned()),
@@ -503,7 +548,7 @@ mod tests {
     use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
     use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
     use aws_smithy_types::DateTime;
-    use platform::mocks::{Rule, dynamodb_error, mock, service_error};
+    use platform::mocks::{Rule, always, dynamodb_error, mock, service_error};
 
     const ARN: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:approve";
 
@@ -631,7 +676,12 @@ mod tests {
         let recorded = mock!(aws_sdk_dynamodb::Client::update_item)
             .match_requests(|req| {
                 req.condition_expression()
-                    == Some("#s = :pending AND attribute_not_exists(outcome)")
+                    == Some(
+                        "#s = :pending AND task_token = :token AND attribute_not_exists(outcome)",
+                    )
+                    && req.expression_attribute_values().is_some_and(|values| {
+                        values[":token"].as_s().ok().map(String::as_str) == Some("the-token")
+                    })
                     && req
                         .update_expression()
                         .is_some_and(|u| u.contains("REMOVE #q"))
@@ -641,7 +691,7 @@ mod tests {
         assert_eq!(
             store(&[&recorded])
                 .await
-                .record_decision(&id, &decision())
+                .record_decision(&id, &decision(), &Secret::new("the-token"))
                 .await,
             Ok(Recorded::Recorded)
         );
@@ -650,7 +700,7 @@ mod tests {
         assert_eq!(
             store(&[&lost])
                 .await
-                .record_decision(&id, &decision())
+                .record_decision(&id, &decision(), &Secret::new("the-token"))
                 .await,
             Ok(Recorded::NotPending)
         );
@@ -715,6 +765,43 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_hand_over_is_tried_once_and_only_a_clear_no_is_a_refusal() {
+        // Once: the SDK does not retry it, whatever the error.
+        let throttled = always(mock!(aws_sdk_sfn::Client::send_task_success), || {
+            service_error(400, "ThrottlingException")
+        });
+        let token = Secret::new("token");
+        assert_eq!(
+            workflow(&[&throttled])
+                .await
+                .deliver(&token, &decision())
+                .await,
+            Err(WorkflowError::Throttled)
+        );
+        assert_eq!(throttled.num_calls(), 1);
+        // A server error may have landed: unknown, not refused.
+        let broken = always(mock!(aws_sdk_sfn::Client::send_task_success), || {
+            service_error(500, "InternalFailure")
+        });
+        assert!(matches!(
+            workflow(&[&broken])
+                .await
+                .deliver(&token, &decision())
+                .await,
+            Err(WorkflowError::Unavailable(_))
+        ));
+        let refused = mock!(aws_sdk_sfn::Client::send_task_success)
+            .then_http_response(|| service_error(400, "InvalidOutput"));
+        assert_eq!(
+            workflow(&[&refused])
+                .await
+                .deliver(&token, &decision())
+                .await,
+            Err(WorkflowError::Refused("InvalidOutput".into()))
+        );
     }
 
     #[test]

@@ -897,3 +897,30 @@ async fn an_unconfirmed_decision_on_the_page_offers_to_send_it_again() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(page_text(&response).contains("Approved: asha&#39;s submission is being stored."));
 }
+
+#[tokio::test]
+async fn the_same_decision_after_the_approval_expired_is_410_not_done() {
+    let api = api();
+    let (id, submission) = pending_one(&api, "2999-01-01T00:00:00.000Z").await;
+    let path = format!("/approvals/{id}");
+    *api.approvals.workflow.delivery.lock().unwrap() =
+        Err(WorkflowError::Unavailable("operation timed out".into()));
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(body(&response)["error"], "decision_unconfirmed");
+    // The wait timed out after all: the workflow's Expire step kept the decision it never took.
+    {
+        let mut items = api.approvals.store.items.lock().unwrap();
+        let stored = items.get_mut(&submission.record.id).unwrap();
+        stored.approval.status = ApprovalStatus::Expired;
+        stored.approval.outcome = Some(Outcome::Discarded);
+    }
+    let response = api
+        .handle(admin("POST", &path, "decision=approve&decided_by=A"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert_eq!(body(&response)["error"], "approval_expired");
+}

@@ -12,7 +12,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use platform::{ConfigError, Secret, required_env};
-use records::approval::{ApprovalId, ApprovalStore, Delivery, Submission};
+use records::approval::{
+    ApprovalId, ApprovalStatus, ApprovalStore, Delivery, StoreError, Submission,
+};
 use records::aws_approvals::{DynamoApprovals, pending_item, send_decision, sfn_client};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -135,21 +137,37 @@ impl Notifier {
 }
 
 impl Notifier {
-    /// The decision recorded on an approval the workflow has not acted on yet, handed to this
-    /// step's task; `false` when there is none to hand over.
+    /// The decision recorded on an approval the workflow has not acted on yet, moved to this
+    /// step's task and handed to it; `false` when the workflow already acted on one. An approval
+    /// found pending again (its decision was withdrawn meanwhile) fails the step, so that the
+    /// retry writes it with its own token.
     async fn hand_over(&self, id: &ApprovalId, token: &Secret) -> Result<bool, NotifyError> {
-        let stored = self
-            .approvals
-            .get(id)
-            .await
-            .map_err(|err| NotifyError::DeliverFailed(err.to_string()))?;
-        let Some(decision) = stored
-            .map(|stored| stored.approval)
-            .filter(|approval| approval.outcome.is_none())
-            .and_then(|approval| approval.decision)
-        else {
-            return Ok(false);
+        let unavailable = |err: StoreError| NotifyError::DeliverFailed(err.to_string());
+        let Some(stored) = self.approvals.get(id).await.map_err(unavailable)? else {
+            return Err(NotifyError::StoreFailed("the approval vanished".into()));
         };
+        let approval = stored.approval;
+        if approval.outcome.is_some() {
+            return Ok(false);
+        }
+        let Some(decision) = approval
+            .decision
+            .filter(|_| approval.status != ApprovalStatus::Pending)
+        else {
+            return Err(NotifyError::StoreFailed(
+                "the approval became pending again while it was written".into(),
+            ));
+        };
+        if !self
+            .approvals
+            .claim_decision(id, &decision, token)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(NotifyError::StoreFailed(
+                "the decision changed while it was handed over".into(),
+            ));
+        }
         match send_decision(&self.sfn, token, &decision).await {
             Ok(Delivery::Delivered) => Ok(true),
             Ok(Delivery::NoLongerWaiting) => Ok(false),
@@ -201,6 +219,7 @@ mod tests {
 
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
     use aws_sdk_dynamodb::types::AttributeValue;
     use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessOutput;
     use aws_sdk_sns::operation::publish::PublishOutput;
@@ -330,6 +349,15 @@ mod tests {
                 .set_item(Some(decided(None)))
                 .build()
         });
+        // The decision moves to this attempt's token before it is handed over.
+        let claim = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|req| {
+                req.expression_attribute_values().is_some_and(|values| {
+                    values[":token"].as_s().ok().map(String::as_str) == Some("secret-token")
+                        && values[":by"].as_s().ok().map(String::as_str) == Some("Priya")
+                })
+            })
+            .then_output(|| UpdateItemOutput::builder().build());
         let send = mock!(aws_sdk_sfn::Client::send_task_success)
             .match_requests(|req| {
                 req.task_token() == Some("secret-token")
@@ -338,13 +366,35 @@ mod tests {
                     })
             })
             .then_output(|| SendTaskSuccessOutput::builder().build());
-        let answer = with_sfn(&[&put, &get], &[], &[&send])
+        let answer = with_sfn(&[&put, &get, &claim], &[], &[&send])
             .await
             .handle(event())
             .await
             .unwrap();
         assert_eq!(answer["delivered"], true);
-        assert_eq!(send.num_calls(), 1);
+        assert_eq!((claim.num_calls(), send.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_decision_withdrawn_meanwhile_fails_the_step_so_its_retry_writes_the_approval() {
+        let put = mock!(aws_sdk_dynamodb::Client::put_item)
+            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
+        let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+            GetItemOutput::builder()
+                .set_item(Some(decided(None)))
+                .build()
+        });
+        let lost = mock!(aws_sdk_dynamodb::Client::update_item)
+            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
+        let send = mock!(aws_sdk_sfn::Client::send_task_success)
+            .then_output(|| SendTaskSuccessOutput::builder().build());
+        let err = with_sfn(&[&put, &get, &lost], &[], &[&send])
+            .await
+            .handle(event())
+            .await
+            .unwrap_err();
+        assert_eq!(Diagnostic::from(err).error_type, "StoreFailed");
+        assert_eq!(send.num_calls(), 0, "nothing handed over");
     }
 
     #[tokio::test]

@@ -98,13 +98,15 @@ impl ApprovalStore for MemoryApprovals {
         &self,
         id: &ApprovalId,
         decision: &Decision,
+        token: &Secret,
     ) -> Result<Recorded, StoreError> {
         self.failed()?;
         let mut items = self.items.lock().unwrap();
         match items.get_mut(id) {
             Some(stored)
                 if stored.approval.status == ApprovalStatus::Pending
-                    && stored.approval.outcome.is_none() =>
+                    && stored.approval.outcome.is_none()
+                    && stored.task_token.as_ref().map(Secret::expose) == Some(token.expose()) =>
             {
                 stored.approval.status = decision.decision.status();
                 stored.approval.decision = Some(decision.clone());
@@ -118,17 +120,20 @@ impl ApprovalStore for MemoryApprovals {
         &self,
         id: &ApprovalId,
         decision: &Decision,
-    ) -> Result<(), StoreError> {
+        token: &Secret,
+    ) -> Result<bool, StoreError> {
         self.failed()?;
         let mut items = self.items.lock().unwrap();
         if let Some(stored) = items.get_mut(id)
             && stored.approval.decision.as_ref() == Some(decision)
             && stored.approval.outcome.is_none()
+            && stored.task_token.as_ref().map(Secret::expose) == Some(token.expose())
         {
             stored.approval.status = ApprovalStatus::Pending;
             stored.approval.decision = None;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 }
 
