@@ -508,7 +508,7 @@ impl Refusal {
             Refusal::BadCursor => json_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_cursor",
-                "the cursor was not issued by this API",
+                &crate::cursor::ForeignCursor.to_string(),
                 None,
             ),
             Refusal::Unknown => json_error(
