@@ -315,15 +315,25 @@ mod tests {
         item
     }
 
+    /// The conditional put of a retried step, refused: the approval is no longer pending.
+    fn already_written() -> Rule {
+        mock!(aws_sdk_dynamodb::Client::put_item)
+            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"))
+    }
+
+    /// The approval read back as decided (and, with `outcome`, acted on).
+    fn read_back(outcome: Option<&'static str>) -> Rule {
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(decided(outcome)))
+                .build()
+        })
+    }
+
     #[tokio::test]
     async fn a_decided_approval_is_not_asked_about_again() {
-        let put = mock!(aws_sdk_dynamodb::Client::put_item)
-            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
-        let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
-            GetItemOutput::builder()
-                .set_item(Some(decided(Some("stored"))))
-                .build()
-        });
+        let put = already_written();
+        let get = read_back(Some("stored"));
         let publish =
             mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
         let send = mock!(aws_sdk_sfn::Client::send_task_success)
@@ -342,13 +352,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_decision_made_while_the_step_was_retried_goes_to_the_new_task() {
-        let put = mock!(aws_sdk_dynamodb::Client::put_item)
-            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
-        let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
-            GetItemOutput::builder()
-                .set_item(Some(decided(None)))
-                .build()
-        });
+        let put = already_written();
+        let get = read_back(None);
         // The decision moves to this attempt's token before it is handed over.
         let claim = mock!(aws_sdk_dynamodb::Client::update_item)
             .match_requests(|req| {
@@ -377,13 +382,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_decision_withdrawn_meanwhile_fails_the_step_so_its_retry_writes_the_approval() {
-        let put = mock!(aws_sdk_dynamodb::Client::put_item)
-            .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
-        let get = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
-            GetItemOutput::builder()
-                .set_item(Some(decided(None)))
-                .build()
-        });
+        let put = already_written();
+        let get = read_back(None);
         let lost = mock!(aws_sdk_dynamodb::Client::update_item)
             .then_http_response(|| dynamodb_error("ConditionalCheckFailedException"));
         let send = mock!(aws_sdk_sfn::Client::send_task_success)
