@@ -90,8 +90,14 @@ def approvals_demo(tag: str) -> None:
            approval.get("status") == "pending" and "pincode" in approval.get("problems", {}))
 
     step("The admin approves it; the workflow stores the record once")
-    status, decided = admin_call("POST", f"/approvals/{approval_id}",
-                                 [("decision", "approve"), ("decided_by", "demo admin"), ("note", "confirmed by phone")])
+    # Until the workflow's first step has written the approval (on a cold local stack, watch
+    # builds that function first), a decision answers 503 approval_opening with Retry-After.
+    for _ in range(300):
+        status, decided = admin_call("POST", f"/approvals/{approval_id}",
+                                     [("decision", "approve"), ("decided_by", "demo admin"), ("note", "confirmed by phone")])
+        if not (status == 503 and decided.get("error") == "approval_opening"):
+            break
+        time.sleep(1)
     expect("200, approved, who decided is kept", status == 200 and decided["approval"]["status"] == "approved"
            and decided["approval"]["decision"]["decided_by"] == "demo admin")
     outcome = None
