@@ -1,0 +1,14 @@
+//! Ad-network callbacks, the part both sides of the topic share.
+//!
+//! - [`schema`]: the versioned Avro schemas of `schemas/` (one per kind of callback), compiled in;
+//! - [`callback`]: a callback's fields checked against one version, made into the Avro record;
+//! - [`wire`]: AWS Glue Schema Registry's framing of a message (the registry's id of the
+//!   writer's version, then the Avro datum);
+//! - [`registry`]: the port to the registry, its Glue adapter, and the cache in front of it.
+
+pub mod callback;
+pub mod registry;
+pub mod schema;
+pub mod wire;
+
+pub use schema::{EventSchema, Kind};
