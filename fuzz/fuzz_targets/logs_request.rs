@@ -41,6 +41,7 @@ fn api() -> LogsApi<Acknowledging> {
             max_fields: 16,
         },
         mask_mobile_number: true,
+        callbacks: None,
     }
 }
 
@@ -79,6 +80,7 @@ fuzz_target!(|data: &[u8]| {
     let response = futures::executor::block_on(api.handle(LogRequest {
         method,
         path: path.into(),
+        query: None,
         headers,
         body: Bytes::copy_from_slice(body),
         client_ip: Some("127.0.0.1".into()),

@@ -21,7 +21,10 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use events::registry::{GlueRegistry, SchemaRegistry};
+
 use crate::auth::{AuthFailure, Authenticator};
+use crate::callbacks::{self, Callbacks};
 use crate::config::{Limits, Routes};
 use crate::entry::{self, BodyError, EntryErrors, Submission};
 use crate::ports::{Delivery, LogPublisher, PublishError};
@@ -36,28 +39,46 @@ const RETRY_AFTER_SECONDS: &str = "1";
 pub struct LogRequest {
     pub method: Method,
     pub path: String,
+    /// The query string, undecoded, without the `?`.
+    pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub client_ip: Option<String>,
     pub request_id: String,
 }
 
-/// The bridge, built once per process.
-pub struct LogsApi<P> {
+/// The bridge, built once per process: the log routes, and the ad-network callbacks when
+/// configured.
+pub struct LogsApi<P, R = GlueRegistry> {
     pub publisher: P,
     pub auth: Authenticator,
     pub routes: Routes,
     pub limits: Limits,
     pub mask_mobile_number: bool,
+    pub callbacks: Option<Callbacks<R>>,
 }
 
-impl<P: LogPublisher> LogsApi<P> {
+impl<P: LogPublisher, R: SchemaRegistry> LogsApi<P, R> {
     pub async fn handle(&self, request: LogRequest) -> Response<Vec<u8>> {
         self.handle_at(request, OffsetDateTime::now_utc()).await
     }
 
     /// As [`LogsApi::handle`], with the arrival time given (tests pin it).
     pub async fn handle_at(&self, request: LogRequest, now: OffsetDateTime) -> Response<Vec<u8>> {
+        if let Some(route) = request.path.strip_prefix(callbacks::ROUTE_PREFIX) {
+            return match &self.callbacks {
+                Some(callbacks) => {
+                    callbacks
+                        .handle(&self.publisher, route, &request, &self.limits, now)
+                        .await
+                }
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "This bridge takes no ad-network callbacks",
+                ),
+            };
+        }
         let Some(stream) = request.path.strip_prefix(ROUTE_PREFIX) else {
             return error(
                 StatusCode::NOT_FOUND,
@@ -391,7 +412,7 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Vec<u8>>
 }
 
 /// An error answer with one more member naming the details (`fields`, `results`).
-fn error_with(
+pub(crate) fn error_with(
     status: StatusCode,
     code: &str,
     message: &str,
@@ -403,7 +424,7 @@ fn error_with(
     json_response(status, &body)
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
     raw_json(
         status,
         serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),

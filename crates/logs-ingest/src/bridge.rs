@@ -9,7 +9,11 @@ use thiserror::Error;
 
 use crate::api::LogsApi;
 use crate::auth::{Authenticator, StaticKeys};
-use crate::config::{BridgeConfig, Serving};
+use events::registry::{GlueRegistry, Schemas};
+use events::schema::Catalog;
+
+use crate::callbacks::{Callbacks, NetworkKeys};
+use crate::config::{BridgeConfig, CallbackConfig, Serving};
 use crate::kafka::KafkaPublisher;
 
 /// Why the bridge could not start.
@@ -23,6 +27,10 @@ pub enum StartError {
     Keys(#[from] KeysError),
     #[error("{0}")]
     Auth(String),
+    #[error("the network keys: {0}")]
+    NetworkKeys(String),
+    #[error(transparent)]
+    Schemas(#[from] events::schema::SchemaError),
 }
 
 /// Why the app keys parameter could not be read.
@@ -41,10 +49,25 @@ pub async fn from_env(serving: Serving) -> Result<LogsApi<KafkaPublisher>, Start
     let publisher = KafkaPublisher::new(&config.kafka)?;
     let mut keys = config.auth.static_keys.clone();
     let mut jwt = config.auth.jwt.clone();
+    let network_keys_parameter = config
+        .callbacks
+        .as_ref()
+        .and_then(|c| c.network_keys_parameter.as_ref());
+    let needs_ssm = config.auth.keys_parameter.is_some()
+        || config.auth.jwt_key_parameter.is_some()
+        || network_keys_parameter.is_some();
+    let sdk = match needs_ssm || config.callbacks.is_some() {
+        true => Some(platform::aws_config().await),
+        false => None,
+    };
     // One client for the process: the first reads and every refresh share it.
-    let ssm = match (&config.auth.keys_parameter, &config.auth.jwt_key_parameter) {
-        (None, None) => None,
-        _ => Some(aws_sdk_ssm::Client::new(&platform::aws_config().await)),
+    let ssm = sdk
+        .as_ref()
+        .filter(|_| needs_ssm)
+        .map(aws_sdk_ssm::Client::new);
+    let callbacks = match (&config.callbacks, &sdk) {
+        (Some(settings), Some(sdk)) => Some(callbacks(settings, sdk, ssm.as_ref()).await?),
+        _ => None,
     };
     if let (Some(ssm), Some(parameter), Some(settings)) =
         (&ssm, &config.auth.jwt_key_parameter, jwt.as_mut())
@@ -71,6 +94,33 @@ pub async fn from_env(serving: Serving) -> Result<LogsApi<KafkaPublisher>, Start
         routes: config.routes,
         limits: config.limits,
         mask_mobile_number: config.mask_mobile_number,
+        callbacks,
+    })
+}
+
+/// The callback routes: the network keys (the variable's and the parameter's together), the
+/// compiled-in schemas, and the registry their ids are read from on first use.
+async fn callbacks(
+    settings: &CallbackConfig,
+    sdk: &aws_config::SdkConfig,
+    ssm: Option<&aws_sdk_ssm::Client>,
+) -> Result<Callbacks<GlueRegistry>, StartError> {
+    let mut spec = settings
+        .network_keys
+        .as_ref()
+        .map(|keys| keys.expose().to_owned())
+        .unwrap_or_default();
+    if let (Some(ssm), Some(parameter)) = (ssm, &settings.network_keys_parameter) {
+        spec.push(',');
+        spec.push_str(read_secure_parameter(ssm, parameter).await?.expose());
+    }
+    let networks = NetworkKeys::parse(&Secret::new(spec)).map_err(StartError::NetworkKeys)?;
+    let registry = GlueRegistry::new(sdk, &settings.registry);
+    Ok(Callbacks {
+        topic: settings.topic.clone(),
+        networks,
+        catalog: Catalog::new()?,
+        schemas: Schemas::new(registry),
     })
 }
 

@@ -256,6 +256,42 @@ pub fn split_keys(keys: &str) -> Vec<Secret> {
         .collect()
 }
 
+/// The ad-network callbacks, when `AD_EVENTS_TOPIC` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackConfig {
+    /// The topic callbacks are produced to.
+    pub topic: String,
+    /// The Glue Schema Registry holding the ad event schemas (`AD_SCHEMA_REGISTRY`).
+    pub registry: String,
+    /// `network:key` pairs from `AD_NETWORK_KEYS` (the local stack and tests) …
+    pub network_keys: Option<Secret>,
+    /// … and from an SSM SecureString of the same form, read at start
+    /// (`AD_NETWORK_KEYS_PARAMETER`, what the template sets).
+    pub network_keys_parameter: Option<String>,
+}
+
+impl CallbackConfig {
+    pub fn from_env() -> Result<Option<CallbackConfig>, ConfigError> {
+        let Some(topic) = optional("AD_EVENTS_TOPIC") else {
+            return Ok(None);
+        };
+        let network_keys = optional("AD_NETWORK_KEYS").map(Secret::new);
+        let network_keys_parameter = optional("AD_NETWORK_KEYS_PARAMETER");
+        if network_keys.is_none() && network_keys_parameter.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "AD_NETWORK_KEYS_PARAMETER",
+                reason: "callbacks need network keys: set it or AD_NETWORK_KEYS".into(),
+            });
+        }
+        Ok(Some(CallbackConfig {
+            topic,
+            registry: platform::required_env("AD_SCHEMA_REGISTRY")?,
+            network_keys,
+            network_keys_parameter,
+        }))
+    }
+}
+
 /// Everything the bridge reads at start.
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
@@ -264,6 +300,7 @@ pub struct BridgeConfig {
     pub mask_mobile_number: bool,
     pub auth: AuthConfig,
     pub kafka: KafkaConfig,
+    pub callbacks: Option<CallbackConfig>,
 }
 
 impl BridgeConfig {
@@ -302,6 +339,7 @@ impl BridgeConfig {
             mask_mobile_number,
             auth: AuthConfig::from_env()?,
             kafka: KafkaConfig::from_env(serving)?,
+            callbacks: CallbackConfig::from_env()?,
         })
     }
 }

@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::api::{LogRequest, LogsApi};
 use crate::ports::LogPublisher;
+use events::registry::SchemaRegistry;
 
 /// Converts the Lambda event's request; the request id and client IP come from its context.
 pub fn log_request(request: Request) -> LogRequest {
@@ -34,6 +35,7 @@ pub fn log_request(request: Request) -> LogRequest {
     LogRequest {
         method: parts.method,
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body,
         client_ip,
@@ -42,8 +44,8 @@ pub fn log_request(request: Request) -> LogRequest {
 }
 
 /// The Lambda handler: one request in, one answer out; errors are answers, never `Err`.
-pub async fn handle<P: LogPublisher>(
-    api: &LogsApi<P>,
+pub async fn handle<P: LogPublisher, R: SchemaRegistry>(
+    api: &LogsApi<P, R>,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let response = api.handle(log_request(request)).await;

@@ -73,6 +73,7 @@ fn api(broker: FakeBroker) -> LogsApi<FakeBroker> {
             ..Limits::default()
         },
         mask_mobile_number: true,
+        callbacks: None,
     }
 }
 
@@ -84,6 +85,7 @@ fn request(path: &str, app_key: Option<&str>, body: impl Into<Bytes>) -> LogRequ
     LogRequest {
         method: Method::POST,
         path: path.into(),
+        query: None,
         headers,
         body: body.into(),
         client_ip: Some("203.0.113.7".into()),

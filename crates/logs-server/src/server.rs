@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use events::registry::SchemaRegistry;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -47,14 +48,15 @@ impl Default for Bounds {
 
 /// Serves until `shutdown` resolves, then stops accepting, lets every open connection finish
 /// the request it is serving, and returns once they closed or `bounds.drain` passed.
-pub async fn serve<P, S>(
+pub async fn serve<P, R, S>(
     listener: TcpListener,
-    api: Arc<LogsApi<P>>,
+    api: Arc<LogsApi<P, R>>,
     bounds: Bounds,
     shutdown: S,
 ) -> std::io::Result<()>
 where
     P: LogPublisher + 'static,
+    R: SchemaRegistry + 'static,
     S: std::future::Future<Output = ()>,
 {
     let graceful = GracefulShutdown::new();
@@ -108,8 +110,8 @@ where
     Ok(())
 }
 
-async fn answer<P: LogPublisher>(
-    api: &LogsApi<P>,
+async fn answer<P: LogPublisher, R: SchemaRegistry>(
+    api: &LogsApi<P, R>,
     request: Request<Incoming>,
     peer: SocketAddr,
     body_read: Duration,
@@ -148,6 +150,7 @@ async fn answer<P: LogPublisher>(
     let log_request = LogRequest {
         method: parts.method,
         path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body,
         client_ip: Some(peer.ip().to_string()),

@@ -49,6 +49,7 @@ async fn start(bounds: Bounds, pause: Duration) -> Server {
         routes: Routes::parse("app=mobile-logs").unwrap(),
         limits: Limits::default(),
         mask_mobile_number: true,
+        callbacks: None,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
