@@ -275,7 +275,7 @@ fn answer(entries: &[Entry], single: bool, topic: &str) -> Response<Vec<u8>> {
         error = %first_failure.map(ToString::to_string).unwrap_or_default(),
         "publish failed in part or whole"
     );
-    let mut response = if accepted == 0 && unknown == 0 {
+    let response = if accepted == 0 && unknown == 0 {
         let (code, message) = match first_failure {
             Some(PublishError::Backpressure) => (
                 "overloaded",
@@ -318,6 +318,11 @@ fn answer(entries: &[Entry], single: bool, topic: &str) -> Response<Vec<u8>> {
             }),
         )
     };
+    retry_later(response)
+}
+
+/// The answer with `Retry-After`: for a 503 the client may send again shortly.
+pub(crate) fn retry_later(mut response: Response<Vec<u8>>) -> Response<Vec<u8>> {
     response.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from_static(RETRY_AFTER_SECONDS),

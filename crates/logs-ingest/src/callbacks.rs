@@ -27,7 +27,7 @@ use platform::Secret;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::api::{LogRequest, error, error_with, json_response};
+use crate::api::{LogRequest, error, error_with, json_response, retry_later};
 use crate::auth::StaticKeys;
 use crate::config::Limits;
 use crate::entry::{self, BodyError};
@@ -366,11 +366,4 @@ impl<R: SchemaRegistry> Callbacks<R> {
         }
         Ok(())
     }
-}
-
-fn retry_later(mut response: Response<Vec<u8>>) -> Response<Vec<u8>> {
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
 }
