@@ -2,9 +2,6 @@
 //! event source delivers to S3 as gzip NDJSON, overwriting rather than duplicating on
 //! redelivery. It reads the bridge's envelopes through the contract ([`logs::EnvelopeHead`]).
 
-pub mod event;
 pub mod ports;
 pub mod s3;
 pub mod sink;
-
-pub use event::{KafkaEvent, KafkaRecord};

@@ -15,31 +15,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures::future::join_all;
 use logs::EnvelopeHead;
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::event::{KafkaEvent, KafkaRecord};
 use crate::ports::{Object, ObjectStore};
-
-/// The partial batch response the event source mapping understands.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    pub batch_item_failures: Vec<BatchItemFailure>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchItemFailure {
-    pub item_identifier: ItemIdentifier,
-}
-
-/// Kafka's item identifier: the `topic-partition` key of the event and the offset to resume at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ItemIdentifier {
-    pub partition: String,
-    pub offset: i64,
-}
+use platform::msk::{BatchItemFailure, BatchResponse, ItemIdentifier, KafkaEvent, KafkaRecord};
 
 /// Where a decoded record belongs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 use std::io::Read;
 use std::sync::Mutex;
 
-use logs_archive::KafkaEvent;
 use logs_archive::ports::{Object, ObjectStore, StoreError};
 use logs_archive::sink::LogSink;
+use platform::msk::KafkaEvent;
 use serde_json::{Value, json};
 
 #[derive(Default)]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 #[cfg(feature = "mocks")]
 pub mod mocks;
+pub mod msk;
 pub mod secret;
 #[cfg(feature = "ssm")]
 pub mod ssm;

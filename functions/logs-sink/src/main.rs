@@ -1,7 +1,8 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use logs_archive::KafkaEvent;
 use logs_archive::s3::S3Store;
-use logs_archive::sink::{BatchResponse, LogSink};
+use logs_archive::sink::LogSink;
+use platform::msk::BatchResponse;
+use platform::msk::KafkaEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -368,7 +368,7 @@ async fn sink(records: usize) -> Result<(), Box<dyn std::error::Error + Send + S
     let start = Instant::now();
     for event in &events {
         // Parsing the event is part of the work the function does per invocation.
-        let event: logs_archive::KafkaEvent = serde_json::from_str(event)?;
+        let event: platform::msk::KafkaEvent = serde_json::from_str(event)?;
         let response = sink.handle(event).await;
         assert!(response.batch_item_failures.is_empty());
     }

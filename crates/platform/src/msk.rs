@@ -1,14 +1,15 @@
-//! The event the MSK event source delivers, as far as the sink reads it.
+//! The event the MSK event source delivers, as far as the sinks read it, and the partial batch
+//! response it understands.
 //!
-//! The sink's own type rather than `aws_lambda_events`' `KafkaEvent`: that one decodes each
+//! Sluice's own type rather than `aws_lambda_events`' `KafkaEvent`: that one decodes each
 //! record's `timestamp` with an assertion that it has no fraction, so a timestamp such as
 //! `1.5` aborts the whole sandbox (the functions are built with `panic = "abort"`) before the
-//! handler runs. The sink needs neither the timestamp nor the headers; fields it does not read
+//! handler runs. The sinks need neither the timestamp nor the headers; fields they do not read
 //! are not decoded at all, so nothing in them can stop a batch.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// An MSK (or self-managed Kafka) event: records grouped by `topic-partition`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -35,6 +36,26 @@ pub struct KafkaRecord {
     pub key: Option<String>,
     #[serde(default)]
     pub value: Option<String>,
+}
+
+/// The partial batch response the event source mapping understands.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemFailure {
+    pub item_identifier: ItemIdentifier,
+}
+
+/// Kafka's item identifier: the `topic-partition` key of the event and the offset to resume at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemIdentifier {
+    pub partition: String,
+    pub offset: i64,
 }
 
 #[cfg(test)]
