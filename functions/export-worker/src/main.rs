@@ -1,0 +1,35 @@
+use events::schema::Catalog;
+use exports::aws::ledger::DynamoLedger;
+use exports::aws::stored::StoredEvents;
+use exports::aws::upload::S3Upload;
+use exports::worker::{ExportWorker, PART_SIZE, QueueEvent, Queued, columns};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    platform::init_tracing();
+    let table = platform::required_env("EXPORTS_TABLE")?;
+    let events_table = platform::required_env("AD_EVENTS_TABLE")?;
+    let bucket = platform::required_env("EXPORTS_BUCKET")?;
+    let aws = platform::aws_config().await;
+    let worker = ExportWorker {
+        ledger: DynamoLedger::new(&aws, table),
+        events: StoredEvents::new(&aws, events_table),
+        store: S3Upload::new(&aws, bucket),
+        columns: columns(&Catalog::new()?),
+        part_size: PART_SIZE,
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<QueueEvent>| async {
+        // One message per invocation (BatchSize 1): an error has the queue deliver it again.
+        for record in event.payload.records {
+            let Ok(queued) = serde_json::from_str::<Queued>(&record.body) else {
+                tracing::warn!(message_id = %record.message_id, "not an export message; dropped");
+                continue;
+            };
+            let outcome = worker.run(&queued.export_id).await?;
+            tracing::info!(export_id = %queued.export_id, ?outcome, "export done");
+        }
+        Ok::<(), Error>(())
+    }))
+    .await
+}
