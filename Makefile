@@ -14,6 +14,7 @@ ASL := $(wildcard statemachines/*.asl.json)
 MACHETE = $(shell infra/local/install-crate.sh cargo-machete 0.9.2 cargo-machete)
 CARGO_FUZZ = $(shell infra/local/install-crate.sh cargo-fuzz 0.13.2 cargo-fuzz)
 FUZZ_SECONDS ?= 600
+STACK ?= sluice
 FUZZ_TARGETS ?= records_request logs_request app_key hit_data aws_events
 
 .PHONY: help demo simulate up down test lint test-unit test-glue test-e2e e2e-suites bench fuzz deploy tools
@@ -69,14 +70,14 @@ e2e-suites:
 	$(VENV)/bin/pytest -q infra/local/tests
 	driver="$$(infra/local/install-browser.sh)" && CHROMEDRIVER="$$driver" $(BROWSER_VENV)/bin/pytest -q -p no:cacheprovider tests/browser
 
-bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline, records ingest under the simulator
+bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline, records ingest under the simulator, ad callbacks and their storage
 	cargo bench -p records --bench validation
 	cargo build --release --bins
 	$(VENV)/bin/python bench/functions.py
 	$(VENV)/bin/python bench/etl.py
 	$(VENV)/bin/python bench/logs.py
 	SLUICE_WATCH_RELEASE=1 SLUICE_ETL_RANGE_BYTES=8388608 infra/local/with-stack.sh \
-	    bash -c '$(VENV)/bin/python bench/etl_pipeline.py && $(VENV)/bin/python bench/records_load.py'
+	    bash -c '$(VENV)/bin/python bench/etl_pipeline.py && $(VENV)/bin/python bench/records_load.py && $(VENV)/bin/python bench/ad_events.py'
 
 fuzz: ## each fuzz target for FUZZ_SECONDS (600) on stable Rust (libFuzzer, no sanitizer); crashes land in fuzz/artifacts/
 	for target in $(FUZZ_TARGETS); do \
@@ -85,9 +86,10 @@ fuzz: ## each fuzz target for FUZZ_SECONDS (600) on stable Rust (libFuzzer, no s
 	        -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) || exit 1; \
 	done
 
-deploy: ## build and deploy to AWS with SAM (needs AWS credentials)
+deploy: ## build and deploy to AWS with SAM, then register the ad event schemas (needs AWS credentials; STACK=sluice)
 	$(VENV)/bin/sam build
 	$(VENV)/bin/sam deploy --guided
+	$(VENV)/bin/python infra/register_schemas.py --stack $(STACK)
 
 tools: ## install the pinned local tooling (cached outside the clone)
 	@echo "tooling in $(VENV)"

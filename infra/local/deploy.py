@@ -22,6 +22,8 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra"))
+import register_schemas  # noqa: E402
 TEMPLATE = ROOT / "infra" / "template.yaml"
 LOCAL = ROOT / ".local"
 ARTIFACTS_BUCKET = "sluice-local-artifacts"
@@ -30,12 +32,25 @@ REGION = os.environ.get("AWS_REGION", "us-east-1")
 os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 FUNCTION_URLS = "http://127.0.0.1:" + os.environ.get("SLUICE_FUNCTION_URL_PORT", "9001")
+# The bridge's standalone server (logs-server), which up.sh starts with the bridge's environment.
+BRIDGE_URL = "http://127.0.0.1:" + os.environ.get("SLUICE_BRIDGE_PORT", "9002")
 # Local-only secrets: the local stack accepts this app key and JWTs signed with this secret.
 LOCAL_APP_KEY = "sluice-local-app-key"
 LOCAL_JWT_SECRET = "sluice-local-jwt-secret-not-for-production"
 LOCAL_ADMIN_KEY = "sluice-local-admin-key"
 ADMIN_KEY_PARAMETER = "/sluice/local/records-admin-key"
 APP_KEYS_PARAMETER = "/sluice/local/app-keys"
+AD_NETWORK_KEYS_PARAMETER = "/sluice/local/ad-network-keys"
+# The address export mails come from, verified in the local SES as a deployer verifies theirs.
+EXPORTS_SENDER = "ad-exports@sluice.example"
+# Where the local SES keeps each mail it sent (infra/local/stack_server.py).
+MAIL_DIR = LOCAL / "mail"
+# Local-only ad networks and the key each puts in its callback URLs.
+LOCAL_AD_NETWORKS = {
+    "brightads": "sluice-local-brightads-key",
+    "tapreach": "sluice-local-tapreach-key",
+    "clickwave": "sluice-local-clickwave-key",
+}
 JWT_KEY_PARAMETER = "/sluice/local/jwt-key"
 LOCAL_PARAMETERS = {
     "RecordsUrlAuthType": "NONE",
@@ -45,6 +60,9 @@ LOCAL_PARAMETERS = {
     "KafkaBootstrapServers": KAFKA_BOOTSTRAP,
     "KafkaAuth": "plaintext",
     "AppKeysParameterName": APP_KEYS_PARAMETER,
+    "AdNetworkKeysParameterName": AD_NETWORK_KEYS_PARAMETER,
+    "ExportsUrlAuthType": "NONE",
+    "ExportsSender": EXPORTS_SENDER,
     "LogsJwtAlgorithm": "HS256",
     "LogsJwtKeyParameterName": JWT_KEY_PARAMETER,
     # A failed run's retry need not wait a minute on a laptop, nor a Glue poll half one.
@@ -102,14 +120,19 @@ def upload_placeholder_artifact() -> None:
 
 
 def put_secrets() -> None:
-    """The secrets the deployer keeps in SSM, as SecureStrings: the app keys, the JWT key and
-    the records admin key."""
+    """The secrets the deployer keeps in SSM, as SecureStrings: the app keys, the JWT key, the
+    records admin key and the ad networks' callback keys."""
     for name, value in [
         (APP_KEYS_PARAMETER, LOCAL_APP_KEY),
+        (AD_NETWORK_KEYS_PARAMETER, network_keys()),
         (JWT_KEY_PARAMETER, LOCAL_JWT_SECRET),
         (ADMIN_KEY_PARAMETER, LOCAL_ADMIN_KEY),
     ]:
         client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+
+def network_keys() -> str:
+    return ",".join(f"{network}:{key}" for network, key in LOCAL_AD_NETWORKS.items())
 
 
 def msk_mappings(stack_name: str) -> list[dict]:
@@ -194,8 +217,16 @@ def main() -> None:
     LOCAL.mkdir(exist_ok=True)
     upload_placeholder_artifact()
     put_secrets()
+    ses = client("sesv2")
+    if EXPORTS_SENDER not in {i["IdentityName"] for i in ses.list_email_identities()["EmailIdentities"]}:
+        ses.create_email_identity(EmailIdentity=EXPORTS_SENDER)
     stack = deploy(stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    # What `make deploy` does after `sam deploy`: register schemas/ in the stack's registry.
+    try:
+        register_schemas.register(client("glue"), outputs["AdSchemaRegistryName"])
+    except register_schemas.Refused as refused:
+        sys.exit(f"the schema registry refused {refused}")
 
     aws = {
         "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"],
@@ -221,6 +252,7 @@ def main() -> None:
             # The local front end calls the bridge the way the HTTP API route does.
             "LOGS_URL": f"{FUNCTION_URLS}/lambda-url/logs-bridge",
             "LOGS_APP_KEY": LOCAL_APP_KEY,
+            "BRIDGE_URL": BRIDGE_URL,
             "LOGS_JWT_SECRET": LOCAL_JWT_SECRET,
             "LOGS_BUCKET": outputs["LogsBucketName"],
             "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
@@ -231,6 +263,19 @@ def main() -> None:
             "ETL_STATE_MACHINE_ARN": outputs["ProcessHitFileStateMachineArn"],
             "ALERTS_QUEUE_URL": subscribed_queue(outputs["AlertsTopicArn"], ALERTS_QUEUE),
             "GLUE_JOB_NAME": outputs["GlueJobName"],
+            # Ad-network callbacks go to the bridge, {AD_CALLBACKS_URL}/{network}/{kind}?key=...
+            # (the function; {BRIDGE_URL}/api/v1/events/... is the standalone server).
+            "AD_CALLBACKS_URL": f"{FUNCTION_URLS}/lambda-url/logs-bridge/api/v1/events",
+            "AD_NETWORK": next(iter(LOCAL_AD_NETWORKS)),
+            "AD_NETWORK_KEY": next(iter(LOCAL_AD_NETWORKS.values())),
+            "AD_NETWORK_KEYS": network_keys(),
+            "AD_SCHEMA_REGISTRY": outputs["AdSchemaRegistryName"],
+            "AD_EVENTS_TABLE": outputs["AdEventsTableName"],
+            "AD_PARKED_EVENTS_TABLE": outputs["AdParkedEventsTableName"],
+            "EXPORTS_URL": outputs["ExportsUrl"].rstrip("/"),
+            "EXPORTS_TABLE": outputs["ExportsTableName"],
+            "EXPORTS_BUCKET": outputs["ExportsBucketName"],
+            "EXPORTS_MAIL_DIR": str(MAIL_DIR),
         },
     )
     mappings = msk_mappings(stack_name)

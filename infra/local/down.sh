@@ -2,7 +2,7 @@
 # Stops exactly what up.sh started: the process groups recorded in .local/*.pid.
 set -uo pipefail
 local_dir="$(cd "$(dirname "$0")/../.." && pwd)/.local"
-for name in poller watch kafka moto; do
+for name in bridge poller watch kafka moto; do
     pid_file="$local_dir/$name.pid"
     [[ -f "$pid_file" ]] || continue
     pid="$(cat "$pid_file")"

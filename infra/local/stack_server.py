@@ -19,7 +19,16 @@ operations. This process starts moto's server after patching, in process:
 - AWS::Glue::Job exists in CloudFormation, and a job run runs the job's real script with the
   local PySpark (`SLUICE_GLUE_PYTHON`), then emits "Glue Job State Change";
 - event source mappings on MSK clusters are accepted and listed (the local MSK poller plays
-  the mapping's part against the local Kafka broker).
+  the mapping's part against the local Kafka broker);
+- SQS event source mappings deliver in the background, one message batch at a time per queue,
+  as Lambda's poller does (moto invokes the function inside SendMessage, so the sender waits for
+  the function, and concurrent sends run the function concurrently even on a FIFO queue);
+- a presigned S3 URL is refused once it has expired (moto serves it for ever);
+- every mail SES sends is kept as a JSON file in SLUICE_MAIL_DIR, to be read back;
+- a DynamoDB Query on a table's own key reads that partition, not the whole table (moto sorts
+  every item of the table for each Query, which makes a table of 10^5 items answer in seconds);
+- AWS::Glue::Registry exists in CloudFormation, and RegisterSchemaVersion refuses an Avro
+  version that breaks the schema's compatibility mode, as Glue does (moto stores any).
 
 Function names map to binaries by the stack's naming rule: `<stack>-<binary>`.
 """
@@ -622,6 +631,254 @@ def accept_msk_event_sources() -> None:
     LambdaBackend.create_event_source_mapping = create_event_source_mapping
 
 
+def deliver_sqs_in_background() -> None:
+    """SendMessage only queues; a daemon delivers each queue's messages to its mappings' functions,
+    a batch at a time, and deletes them when the function succeeded. A failed batch stays in the
+    queue, to be received again once its visibility timeout has passed (and redriven, if the
+    queue says so), as with Lambda's own poller. One delivery thread for every queue: FIFO
+    groups and one-at-a-time exports are then what the queue gives, whatever the senders do."""
+    from moto.awslambda.utils import get_backend
+    from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, sqs_backends
+
+    wake = threading.Event()
+    queues: dict[str, Queue] = {}
+
+    def add_message(self, message) -> None:
+        if self.fifo_queue and (
+            self.attributes.get("ContentBasedDeduplication") == "true" or message.deduplication_id
+        ):
+            for earlier in self._messages:
+                if (earlier.deduplication_id == message.deduplication_id
+                        and (message.sent_timestamp - earlier.sent_timestamp) / 1000 < DEDUPLICATION_TIME_IN_SECONDS):
+                    return
+        with self._messages_lock:
+            self._messages.append(message)
+            self._messages_lock.notify_all()
+        if self.lambda_event_source_mappings:
+            queues[self.queue_arn] = self
+            wake.set()
+
+    def deliver() -> None:
+        while True:
+            wake.wait(timeout=1.0)
+            wake.clear()
+            for queue in list(queues.values()):
+                backend = sqs_backends[queue.account_id][queue.region]
+                for arn, mapping in list(queue.lambda_event_source_mappings.items()):
+                    if not mapping.enabled:
+                        continue
+                    while True:
+                        try:
+                            messages = backend.receive_message(
+                                queue.name, mapping.batch_size, 0, queue.visibility_timeout)
+                        except Exception as failure:  # the queue went away
+                            print(f"SQS delivery from {queue.name} stopped: {failure}", file=sys.stderr, flush=True)
+                            break
+                        if not messages:
+                            break
+                        try:
+                            delivered = get_backend(queue.account_id, queue.region).send_sqs_batch(
+                                arn, messages, queue.queue_arn)
+                            if not delivered:
+                                break  # received again after the visibility timeout
+                            with queue._messages_lock:
+                                for message in messages:
+                                    backend.delete_message(queue.name, message.receipt_handle)
+                        except Exception as failure:  # keep delivering the other batches
+                            print(f"SQS delivery from {queue.name} failed: {failure}", file=sys.stderr, flush=True)
+                            break
+
+    Queue.add_message = add_message
+    threading.Thread(target=deliver, name="sqs-mappings", daemon=True).start()
+
+
+def enforce_presigned_expiry() -> None:
+    """A presigned URL (SigV4 X-Amz-Date + X-Amz-Expires, or SigV2 Expires) past its expiry gets
+    403 AccessDenied "Request has expired", as S3 answers. The signature itself is not checked."""
+    from datetime import datetime, timezone
+    from urllib.parse import parse_qs, urlparse
+
+    from moto.s3.responses import S3Response
+
+    original = S3Response._key_response
+    expired_body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                    '<Message>Request has expired</Message></Error>')
+
+    def expires_at(query: dict) -> float | None:
+        if "X-Amz-Date" in query and "X-Amz-Expires" in query:
+            signed = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+            return signed.timestamp() + int(query["X-Amz-Expires"][0])
+        if "Expires" in query and "Signature" in query:
+            return float(query["Expires"][0])
+        return None
+
+    def _key_response(self, request, full_url):
+        try:
+            deadline = expires_at(parse_qs(urlparse(full_url).query))
+        except ValueError:
+            deadline = 0.0
+        if deadline is not None and time.time() > deadline:
+            return 403, {"Content-Type": "application/xml"}, expired_body
+        return original(self, request, full_url)
+
+    S3Response._key_response = _key_response
+
+
+def keep_sent_mail() -> None:
+    """Each mail SES sends (v1 or v2) is also written to SLUICE_MAIL_DIR as one JSON file:
+    source, destinations, subject, body."""
+    from moto.ses.models import SESBackend
+
+    folder = os.environ.get("SLUICE_MAIL_DIR")
+    if not folder:
+        return
+    original = SESBackend.send_email
+
+    def send_email(self, source, subject, body, destinations):
+        message = original(self, source=source, subject=subject, body=body, destinations=destinations)
+        os.makedirs(folder, exist_ok=True)
+        record = {"id": message.id, "source": source, "destinations": destinations,
+                  "subject": subject, "body": body, "sent_at": time.time()}
+        path = os.path.join(folder, f"{time.time_ns()}-{message.id}.json")
+        with open(path + ".partial", "w") as out:
+            json.dump(record, out)
+        os.replace(path + ".partial", path)
+        return message
+
+    SESBackend.send_email = send_email
+
+
+def query_one_partition() -> None:
+    """A Query of a table's own key (no index) reads only its partition's items. moto's Query
+    builds its candidates from `all_items()`, every item of the table, sorted, then keeps those
+    of the partition; for the duration of such a Query, `all_items()` of that table gives the
+    partition alone (per thread, as the server answers requests on threads)."""
+    from moto.dynamodb.models.table import Table
+
+    narrowed = threading.local()
+    original_all_items = Table.all_items
+    original_query = Table.query
+
+    def all_items(self):
+        if getattr(narrowed, "table", None) is self:
+            partition = self.items.get(narrowed.hash_key)
+            if partition is None:
+                return []
+            return sorted(partition.values(), key=lambda item: item.range_key) if self.range_key_attr else [partition]
+        return original_all_items(self)
+
+    def query(self, hash_key, *args, **kwargs):
+        if kwargs.get("index_name") or (len(args) > 6 and args[6]) or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        narrowed.table, narrowed.hash_key = self, hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            narrowed.table = narrowed.hash_key = None
+
+    Table.all_items = all_items
+    Table.query = query
+
+
+def add_glue_registry_resource() -> None:
+    """CloudFormation support for AWS::Glue::Registry (moto skips the type)."""
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+    from moto.glue.models import glue_backends
+
+    class GlueRegistry(CloudFormationModel):
+        __module__ = "moto.glue.sluice_glue_registry"
+
+        def __init__(self, name: str, arn: str) -> None:
+            self.name = name
+            self.arn = arn
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Glue::Registry"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("Arn", "Name")
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn if attribute_name == "Arn" else self.name
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            p = cloudformation_json["Properties"]
+            name = p.get("Name", resource_name)
+            backend = glue_backends[account_id][region_name]
+            if name not in backend.registries:
+                backend.create_registry(name, p.get("Description"), {})
+            return cls(name, backend.registries[name].as_dict()["RegistryArn"])
+
+    parsing.get_model_map.cache_clear()
+
+
+def enforce_schema_compatibility() -> None:
+    """RegisterSchemaVersion checks an Avro version against the schema's compatibility mode and
+    refuses one that breaks it (InvalidInputException naming the version it breaks with), as
+    Glue does; moto registers any definition."""
+    import avro.schema
+    from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
+    from moto.glue.exceptions import GSRInvalidInputException
+    from moto.glue.models import GlueBackend
+    from moto.glue.glue_schema_registry_utils import validate_schema_id
+
+    # mode -> (new version reads the old, old reads the new, against every version or the latest)
+    modes = {
+        "BACKWARD": (True, False, False), "BACKWARD_ALL": (True, False, True),
+        "FORWARD": (False, True, False), "FORWARD_ALL": (False, True, True),
+        "FULL": (True, True, False), "FULL_ALL": (True, True, True),
+    }
+    original = GlueBackend.register_schema_version
+
+    def unreadable(reader, writer) -> list[str]:
+        """Why `reader` cannot read what `writer` wrote; empty when it can."""
+        result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+        if result.compatibility is SchemaCompatibilityType.compatible:
+            return []
+        kinds = ", ".join(sorted({kind.name.lower().replace("_", " ") for kind in result.incompatibilities}))
+        return [f"{kinds}: {', '.join(sorted(result.messages))}"]
+
+    def register_schema_version(self, schema_id, schema_definition):
+        registry_name, schema_name, _ = validate_schema_id(schema_id, self.registries)
+        schema = self.registries[registry_name].schemas[schema_name]
+        versions = sorted(
+            (v for v in schema.schema_versions.values() if v.schema_version_status == "AVAILABLE"),
+            key=lambda v: v.version_number,
+        )
+        mode = modes.get(schema.compatibility)
+        known = any(v.schema_definition == schema_definition for v in versions)
+        if schema.data_format == "AVRO" and mode and versions and not known:
+            try:
+                new = avro.schema.parse(schema_definition)
+            except Exception as failure:
+                raise GSRInvalidInputException(f"Schema definition of AVRO data format is invalid: {failure}")
+            backward, forward, every = mode
+            for old_version in versions if every else versions[-1:]:
+                old = avro.schema.parse(old_version.schema_definition)
+                reasons = (unreadable(new, old) if backward else []) + (unreadable(old, new) if forward else [])
+                if reasons:
+                    raise GSRInvalidInputException(
+                        f"Schema is not compatible with version {old_version.version_number} "
+                        f"of {schema_name} under compatibility mode {schema.compatibility}: "
+                        + "; ".join(reasons)
+                    )
+        return original(self, schema_id, schema_definition)
+
+    GlueBackend.register_schema_version = register_schema_version
+
+
 def main() -> None:
     port = os.environ.setdefault("MOTO_PORT", "4566")
     from moto.core.config import default_user_config
@@ -636,6 +893,12 @@ def main() -> None:
     emit_execution_status_events()
     apply_bucket_notifications()
     add_glue_job_resource()
+    query_one_partition()
+    deliver_sqs_in_background()
+    enforce_presigned_expiry()
+    keep_sent_mail()
+    add_glue_registry_resource()
+    enforce_schema_compatibility()
     run_glue_jobs()
     fire_scheduled_rules()
     json_sdk_task_results()

@@ -2,7 +2,8 @@
 # Brings the local stack up: moto (with Sluice's patch layer and a local Glue that runs the job's
 # script with PySpark), a Kafka-protocol broker (tansu,
 # in memory) with the template's topics, the SAM template deployed into moto, `cargo lambda watch`
-# serving every function, and the poller that plays the MSK event source mappings. Writes
+# serving every function, the poller that plays the MSK event source mappings, and the bridge's
+# standalone server (logs-server, with the bridge function's environment). Writes
 # .local/endpoints.env. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -15,6 +16,8 @@ glue_venv="$("$root/infra/local/bootstrap.sh" "$root/infra/glue/requirements.loc
 export SLUICE_GLUE_PYTHON="$glue_venv/bin/python"
 # Scheduled rules (the run reconciler's) fire this often locally, whatever their rate.
 export SLUICE_SCHEDULE_TICK="${SLUICE_SCHEDULE_TICK:-5}"
+# The local SES keeps each mail it sends here, one JSON file per mail.
+export SLUICE_MAIL_DIR="$local_dir/mail"
 tansu="$("$root/infra/local/install-broker.sh")"
 export PATH="$venv/bin:$PATH"
 
@@ -27,6 +30,8 @@ export SLUICE_STACK_NAME="${SLUICE_STACK_NAME:-sluice}"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 kafka_port="${SLUICE_KAFKA_PORT:-9092}"
+export SLUICE_BRIDGE_PORT="${SLUICE_BRIDGE_PORT:-9002}"
+bridge_url="http://127.0.0.1:$SLUICE_BRIDGE_PORT"
 export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$kafka_port"
 
 running() { [[ -f "$local_dir/$1.pid" ]] && kill -0 "$(cat "$local_dir/$1.pid")" 2>/dev/null; }
@@ -40,7 +45,7 @@ wait_for() { # name, seconds, command...
     return 1
 }
 
-if running moto && running kafka && running watch && running poller && [[ -f "$local_dir/endpoints.env" ]]; then
+if running moto && running kafka && running watch && running poller && running bridge && [[ -f "$local_dir/endpoints.env" ]]; then
     echo "local stack already up (make down to stop it)"
     exit 0
 fi
@@ -87,6 +92,13 @@ echo "starting the local MSK event source poller"
 SLUICE_MSK_MAPPINGS="$local_dir/msk-mappings.json" SLUICE_MSK_DELIVERIES="$local_dir/msk-deliveries" \
     setsid "$target_dir/local-msk-poller" </dev/null >"$local_dir/logs/poller.log" 2>&1 &
 echo $! >"$local_dir/poller.pid"
+
+echo "starting the standalone bridge on $bridge_url"
+(set -a; source "$local_dir/functions.env"; set +a
+    LOGS_LISTEN="127.0.0.1:$SLUICE_BRIDGE_PORT" exec setsid "$target_dir/logs-server") \
+    </dev/null >"$local_dir/logs/bridge.log" 2>&1 &
+echo $! >"$local_dir/bridge.pid"
+wait_for "logs-server" 30 bash -c "curl -s -o /dev/null -w '%{http_code}' -X POST '$bridge_url/api/v1/logs/app' | grep -q 403"
 
 echo "local stack up; endpoints in .local/endpoints.env:"
 sed 's/^/  /' "$local_dir/endpoints.env"
