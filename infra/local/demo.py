@@ -1,4 +1,4 @@
-"""Walks the records, mobile logs and hit-level ETL flows against the local stack, printing each
+"""Walks the records, mobile logs, ad events and hit-level ETL flows against the local stack, printing each
 request as curl (or the AWS CLI) and its answer.
 
 Exits non-zero as soon as a step does not behave as the README documents.
@@ -372,6 +372,113 @@ def etl_demo() -> None:
     expect("404 unknown_run", status == 404 and body.get("error") == "unknown_run")
 
 
+def http_json(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as failure:
+        return failure.code, json.loads(failure.read() or b"{}")
+
+
+def show(status: int, body: dict) -> None:
+    shown = json.dumps(body)
+    print(f"  {status} {shown if len(shown) < 400 else shown[:400] + ' …'}")
+
+
+def ad_events_demo() -> None:
+    network, key = ENDPOINTS["AD_NETWORK"], ENDPOINTS["AD_NETWORK_KEY"]
+    callbacks = ENDPOINTS["AD_CALLBACKS_URL"]
+    app = f"com.example.demo{int(time.time())}"
+    moment = time.gmtime()
+    today = time.strftime("%Y-%m-%d", moment)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", moment)
+
+    step("Ad networks call GET callback URLs (key in the URL); the bridge answers once Kafka has the event")
+    sent = 0
+    for n, (kind, extra) in enumerate([
+        ("install", {"version": "1", "campaign": "winter sale", "country": "DE"}),
+        ("install", {"version": "2", "campaign": "winter sale", "ad_set": "set-7"}),
+        ("reattribution", {"version": "1", "days_inactive": "30"}),
+    ]):
+        query = urllib.parse.urlencode({"key": key, "event_id": f"{app}-{n}", "app_id": app,
+                                        "occurred_at": now, "device_id": f"DEV-{n}", **extra})
+        url = f"{callbacks}/{network}/{kind}?{query}"
+        print(f"$ curl -s '{url.replace(key, '$AD_NETWORK_KEY')}'")
+        status, body = http_json("GET", url)
+        show(status, body)
+        sent += status == 200
+    expect("200 accepted for each, v1 and v2 installs alike", sent == 3)
+
+    step("Some POST gzip JSON with the key in a header")
+    event = {"version": "1", "event_id": f"{app}-3", "app_id": app, "occurred_at": now, "device_id": "DEV-3",
+             "event_name": "purchase", "revenue": "4.99", "currency": "EUR"}
+    print(f"$ echo '{json.dumps(event)}' | gzip | curl -s -X POST -H 'Content-Type: application/json' "
+          f"-H 'Content-Encoding: gzip' -H 'X-Network-Key: $AD_NETWORK_KEY' --data-binary @- '{callbacks}/{network}/event'")
+    status, body = http_json("POST", f"{callbacks}/{network}/event", gzip.compress(json.dumps(event).encode()),
+                             {"Content-Type": "application/json", "Content-Encoding": "gzip", "X-Network-Key": key})
+    show(status, body)
+    expect("200 accepted", status == 200)
+
+    step("A callback that breaks its schema, or names an unknown version, is refused at the edge")
+    for extra, error in [({"version": "1", "country": "Germany"}, "invalid_callback"), ({"version": "7"}, "unknown_version")]:
+        query = urllib.parse.urlencode({"key": key, "event_id": f"{app}-bad", "app_id": app, "occurred_at": now,
+                                        "device_id": "DEV-9", **extra})
+        print(f"$ curl -s '{callbacks}/{network}/install?{query.replace(key, '$AD_NETWORK_KEY')}'")
+        status, body = http_json("GET", f"{callbacks}/{network}/install?{query}")
+        show(status, body)
+        expect(f"400 {error}", status == 400 and body.get("error") == error)
+
+    step("events-sink stores them in batches, per app and day; an export of the period is asked for")
+    dynamodb = aws("dynamodb")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        stored = dynamodb.query(TableName=ENDPOINTS["AD_EVENTS_TABLE"], KeyConditionExpression="pk = :pk",
+                                ExpressionAttributeValues={":pk": {"S": f"{app}#{today}"}}, Select="COUNT")["Count"]
+        if stored >= 4:
+            break
+        time.sleep(0.5)
+    expect(f"the 4 accepted callbacks stored once each ({stored})", stored == 4)
+    email = "ops@example.com"
+    ask = {"app_id": app, "from": today, "to": today, "email": email}
+    print(f"$ curl -s -X POST -H 'Content-Type: application/json' -d '{json.dumps(ask)}' '{ENDPOINTS['EXPORTS_URL']}/exports'")
+    status, queued = http_json("POST", f"{ENDPOINTS['EXPORTS_URL']}/exports", json.dumps(ask).encode(),
+                               {"Content-Type": "application/json"})
+    show(status, queued)
+    expect("202 queued", status == 202 and queued.get("status") == "queued")
+    export_id = queued.get("export_id", "")
+    deadline = time.monotonic() + 120
+    while True:
+        status, report = http_json("GET", f"{ENDPOINTS['EXPORTS_URL']}/exports/{export_id}")
+        if report.get("status") in ("ready", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    print(f"$ curl -s '{ENDPOINTS['EXPORTS_URL']}/exports/{export_id}'")
+    show(status, report)
+    expect("ready, 4 rows, with a presigned URL", report.get("status") == "ready" and report.get("rows") == 4)
+
+    step("The mail the requester got (the local SES keeps it in .local/mail/), and the CSV behind its URL")
+    mail = None
+    for path in sorted(Path(ENDPOINTS["EXPORTS_MAIL_DIR"]).glob("*.json"), reverse=True):
+        candidate = json.loads(path.read_text())
+        if export_id in candidate["body"]:
+            mail = candidate
+            break
+    if mail:
+        print(f"  From: {mail['source']}\n  To: {', '.join(mail['destinations']['ToAddresses'])}\n  Subject: {mail['subject']}")
+        for line in mail["body"].splitlines():
+            print(f"    {line}")
+        url = next(line for line in mail["body"].splitlines() if line.startswith("http"))
+        with urllib.request.urlopen(url, timeout=30) as response:
+            csv = response.read().decode()
+        print(f"$ curl -s '<the URL in the mail>'")
+        for line in csv.splitlines():
+            print(f"    {line[:160]}")
+        expect("the mailed URL downloads the CSV: a header and 4 rows", len(csv.splitlines()) == 5)
+    else:
+        expect("a mail for the export", False)
+
+
 def main() -> int:
     tag = str(int(time.time()))
     person = [("user_name", f"Asha Rao {tag}"), ("email", "asha@example.com"), ("pincode", "560001")]
@@ -428,6 +535,7 @@ def main() -> int:
 
     approvals_demo(tag)
     logs_demo()
+    ad_events_demo()
     etl_demo()
 
     if failures:
@@ -436,7 +544,9 @@ def main() -> int:
     print("demo: every step behaved as documented.")
     print(f"The stack is still up: try curl '{RECORDS_URL}/?limit=5', list pending approvals with "
           f"curl -H 'Authorization: Bearer {ENDPOINTS['RECORDS_ADMIN_KEY']}' '{RECORDS_URL}/approvals', post logs to "
-          f"'{LOGS_URL}/api/v1/logs/app' with -H 'AppKey: {ENDPOINTS['LOGS_APP_KEY']}', drop a file in "
+          f"'{LOGS_URL}/api/v1/logs/app' with -H 'AppKey: {ENDPOINTS['LOGS_APP_KEY']}', send ad callbacks to "
+          f"'{ENDPOINTS['AD_CALLBACKS_URL']}/{ENDPOINTS['AD_NETWORK']}/install?key=$AD_NETWORK_KEY&...' and export "
+          f"them at '{ENDPOINTS['EXPORTS_URL']}/exports', drop a file in "
           f"s3://{ENDPOINTS['INBOUND_BUCKET']}/incoming/ and follow it at '{ENDPOINTS['RUNS_URL']}/runs'. "
           "`make down` stops it.")
     return 0
