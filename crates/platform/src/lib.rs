@@ -1,9 +1,11 @@
 //! Plumbing every Sluice function shares: one way to build AWS config (local endpoints honoured),
-//! tracing, configuration from the environment, secrets that cannot be logged, and stable JSON
-//! error bodies.
+//! tracing, configuration from the environment, secrets that cannot be logged, stable JSON
+//! error bodies, and the shell of the HTML pages.
 
 pub mod aws;
 pub mod config;
+#[cfg(feature = "html")]
+pub mod html;
 pub mod http;
 #[cfg(feature = "mocks")]
 pub mod mocks;

@@ -255,11 +255,7 @@ pub(crate) fn take_format(
 pub(crate) fn wants_html(format: Option<Format>, request: &Request) -> bool {
     match format {
         Some(format) => format == Format::Html,
-        None => request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html")),
+        None => platform::html::accepts_html(request),
     }
 }
 
