@@ -546,7 +546,7 @@ def main() -> int:
           f"curl -H 'Authorization: Bearer {ENDPOINTS['RECORDS_ADMIN_KEY']}' '{RECORDS_URL}/approvals', post logs to "
           f"'{LOGS_URL}/api/v1/logs/app' with -H 'AppKey: {ENDPOINTS['LOGS_APP_KEY']}', send ad callbacks to "
           f"'{ENDPOINTS['AD_CALLBACKS_URL']}/{ENDPOINTS['AD_NETWORK']}/install?key=$AD_NETWORK_KEY&...' and export "
-          f"them at '{ENDPOINTS['EXPORTS_URL']}/exports', drop a file in "
+          f"them at '{ENDPOINTS['EXPORTS_URL']}/exports' (in a browser: '{ENDPOINTS['EXPORTS_URL']}/'), drop a file in "
           f"s3://{ENDPOINTS['INBOUND_BUCKET']}/incoming/ and follow it at '{ENDPOINTS['RUNS_URL']}/runs'. "
           "`make down` stops it.")
     return 0

@@ -8,39 +8,17 @@ Screenshots of each page land in target/test-output/browser/.
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import shutil
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 
-import pytest
-from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.wait import WebDriverWait
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-OUTPUT = ROOT / "target" / "test-output" / "browser"
+from pages import ENDPOINTS, follow, no_alert, shoot
+
 MARKUP_NAME = "<script>alert(1)</script>"
-
-
-def endpoints() -> dict[str, str]:
-    values = {}
-    for line in (ROOT / ".local" / "endpoints.env").read_text().splitlines():
-        name, _, value = line.partition("=")
-        if name and not name.startswith("#"):
-            values[name.strip()] = value.strip()
-    return values
-
-
-ENDPOINTS = endpoints()
 RECORDS = ENDPOINTS["RECORDS_URL"].rstrip("/") + "/"
 ADMIN_KEY = ENDPOINTS["RECORDS_ADMIN_KEY"]
 
@@ -61,58 +39,8 @@ def ingest(user_name: str, email: str, pincode: str) -> tuple[int, dict]:
     return call("GET", f"{RECORDS}?{query}")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    profile = tempfile.mkdtemp(prefix="sluice-browser-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(60)
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def shoot(driver, name: str, width: int = 1280, height: int = 900) -> None:
-    driver.set_window_size(width, height)
-    full = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]["height"]
-    driver.set_window_size(width, max(height, min(int(full) + 40, 4000)))
-    driver.save_screenshot(str(OUTPUT / f"{name}.png"))
-
-
-def follow(driver, element) -> None:
-    """Clicks a link or a form's button and waits until the next page has replaced this one."""
-    page = driver.find_element(By.TAG_NAME, "html")
-    element.click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
-
-
 def card_names(driver) -> list[str]:
     return [card.text for card in driver.find_elements(By.CSS_SELECTOR, "li.card h2")]
-
-
-def no_alert(driver) -> bool:
-    try:
-        driver.switch_to.alert
-    except NoAlertPresentException:
-        return True
-    return False
 
 
 def walk(browser, limit: int, on_page=None) -> list[str]:

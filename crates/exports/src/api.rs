@@ -1,15 +1,20 @@
 //! exports-api: `POST /exports` asks for an export, `GET /exports/{id}` tells how it is going
-//! and, once it is ready, gives a presigned URL of its CSV valid for an hour.
+//! and, once it is ready, gives a presigned URL of its CSV valid for an hour. In JSON for
+//! programs; for a browser, the form at `/` posts form-encoded, is answered `303 See Other` to
+//! the export's page, and every answer to it is a page.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use platform::html::{accepts_html, see_other};
 use platform::http::{json_error, json_response};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::export::{Export, Status, valid_export_id};
+use crate::html;
 use crate::ports::{Created, ExportLedger, ExportQueue, Presigner, ServiceError};
 use crate::request::{ExportRequest, Problems};
 
@@ -25,6 +30,7 @@ pub struct ExportsApi<L, Q, P> {
 }
 
 enum Route<'a> {
+    Form,
     Exports,
     Export(&'a str),
 }
@@ -34,6 +40,9 @@ fn route(path: &str) -> Option<Route<'_>> {
         .strip_suffix('/')
         .filter(|p| !p.is_empty())
         .unwrap_or(path);
+    if path.is_empty() || path == "/" {
+        return Some(Route::Form);
+    }
     match path.strip_prefix("/exports") {
         Some("") => Some(Route::Exports),
         Some(rest) => rest
@@ -57,14 +66,19 @@ fn method_not_allowed(allow: &'static str) -> Response<Body> {
     response
 }
 
-fn unavailable(err: &ServiceError) -> Response<Body> {
+fn unavailable(err: &ServiceError, as_page: bool) -> Response<Body> {
     tracing::warn!(error = %err, "a service the exports depend on failed");
-    let mut response = json_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "Exports are unavailable for a moment; try again",
-        None,
-    );
+    const MESSAGE: &str = "Exports are unavailable for a moment; try again";
+    let mut response = if as_page {
+        html::problem_page(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", MESSAGE)
+    } else {
+        json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            MESSAGE,
+            None,
+        )
+    };
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -93,7 +107,12 @@ impl<L: ExportLedger, Q: ExportQueue, P: Presigner> ExportsApi<L, Q, P> {
     }
 
     pub async fn handle_at(&self, request: Request, now: OffsetDateTime) -> Response<Body> {
+        let as_page = accepts_html(&request);
         match route(request.uri().path()) {
+            Some(Route::Form) if matches!(*request.method(), Method::GET | Method::HEAD) => {
+                form(StatusCode::OK, &html::fresh_values(now.date()), now)
+            }
+            Some(Route::Form) => method_not_allowed("GET"),
             None => json_error(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -103,20 +122,40 @@ impl<L: ExportLedger, Q: ExportQueue, P: Presigner> ExportsApi<L, Q, P> {
             Some(Route::Exports) if request.method() == Method::POST => {
                 self.create(&request, now).await
             }
+            Some(Route::Exports) if as_page && request.method() == Method::GET => {
+                form(StatusCode::OK, &html::fresh_values(now.date()), now)
+            }
             Some(Route::Exports) => method_not_allowed("POST"),
-            Some(Route::Export(id)) if request.method() == Method::GET => self.status(id).await,
+            Some(Route::Export(id)) if request.method() == Method::GET => {
+                self.status(id, as_page).await
+            }
             Some(Route::Export(_)) => method_not_allowed("GET"),
         }
     }
 
     async fn create(&self, request: &Request, now: OffsetDateTime) -> Response<Body> {
-        let values = match body_values(request) {
+        let from_form = content_type(request).as_deref() == Some(FORM);
+        let values = match body_values(request, from_form) {
             Ok(values) => values,
             Err(response) => return *response,
         };
         let asked = match ExportRequest::parse(&values, now.date()) {
             Ok(asked) => asked,
+            Err(problems) if from_form => {
+                let given = values
+                    .into_iter()
+                    .filter_map(|(name, value)| Some((name, value.as_str()?.to_owned())))
+                    .collect();
+                return html::form_page(StatusCode::BAD_REQUEST, &given, &problems, now.date());
+            }
             Err(problems) => return invalid(&problems),
+        };
+        let accepted = |export: &Export| {
+            if from_form {
+                see_other(&format!("exports/{}", export.export_id))
+            } else {
+                accepted(export)
+            }
         };
         let export = Export {
             export_id: uuid::Uuid::new_v4().to_string(),
@@ -144,21 +183,21 @@ impl<L: ExportLedger, Q: ExportQueue, P: Presigner> ExportsApi<L, Q, P> {
                     {
                         tracing::warn!(export_id = %export.export_id, error = %err, "could not mark the unqueued export failed");
                     }
-                    unavailable(&err)
+                    unavailable(&err, from_form)
                 }
             },
-            Err(err) => unavailable(&err),
+            Err(err) => unavailable(&err, from_form),
         }
     }
 
-    async fn status(&self, id: &str) -> Response<Body> {
+    async fn status(&self, id: &str, as_page: bool) -> Response<Body> {
         let unknown = || {
-            json_error(
-                StatusCode::NOT_FOUND,
-                "unknown_export",
-                "No export has this id",
-                None,
-            )
+            const MESSAGE: &str = "No export has this id";
+            if as_page {
+                html::problem_page(StatusCode::NOT_FOUND, "Unknown export", MESSAGE)
+            } else {
+                json_error(StatusCode::NOT_FOUND, "unknown_export", MESSAGE, None)
+            }
         };
         if !valid_export_id(id) {
             return unknown();
@@ -166,18 +205,24 @@ impl<L: ExportLedger, Q: ExportQueue, P: Presigner> ExportsApi<L, Q, P> {
         let export = match self.ledger.get(id).await {
             Ok(Some(export)) => export,
             Ok(None) => return unknown(),
-            Err(err) => return unavailable(&err),
+            Err(err) => return unavailable(&err, as_page),
         };
-        let mut body = serde_json::to_value(&export).unwrap_or_default();
-        if export.status == Status::Ready {
+        let download = if export.status == Status::Ready {
             match self.presigner.url(&export.key(), URL_VALID_FOR).await {
-                Ok(url) => {
-                    body["url"] = Value::from(url);
-                    body["url_expires_at"] =
-                        Value::from(platform::rfc3339_after_now(URL_VALID_FOR));
-                }
-                Err(err) => return unavailable(&err),
+                Ok(url) => Some((url, platform::rfc3339_after_now(URL_VALID_FOR))),
+                Err(err) => return unavailable(&err, as_page),
             }
+        } else {
+            None
+        };
+        if as_page {
+            let download = download.as_ref().map(|(u, e)| (u.as_str(), e.as_str()));
+            return html::status_page(&export, download);
+        }
+        let mut body = serde_json::to_value(&export).unwrap_or_default();
+        if let Some((url, expires_at)) = download {
+            body["url"] = Value::from(url);
+            body["url_expires_at"] = Value::from(expires_at);
         }
         json_response(StatusCode::OK, &body)
     }
@@ -194,9 +239,19 @@ fn accepted(export: &Export) -> Response<Body> {
     response
 }
 
-/// The named values of a JSON object body.
-fn body_values(request: &Request) -> Result<Vec<(String, Value)>, Box<Response<Body>>> {
-    let content_type = request
+/// The form at `/`, with the given values.
+fn form(
+    status: StatusCode,
+    given: &BTreeMap<String, String>,
+    now: OffsetDateTime,
+) -> Response<Body> {
+    html::form_page(status, given, &Problems::new(), now.date())
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn content_type(request: &Request) -> Option<String> {
+    request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -206,8 +261,20 @@ fn body_values(request: &Request) -> Result<Vec<(String, Value)>, Box<Response<B
                 .unwrap_or("")
                 .trim()
                 .to_ascii_lowercase()
-        });
-    if !matches!(content_type.as_deref(), None | Some("application/json")) {
+        })
+}
+
+/// The named values of a JSON object body, or of the form's fields.
+fn body_values(
+    request: &Request,
+    from_form: bool,
+) -> Result<Vec<(String, Value)>, Box<Response<Body>>> {
+    if !from_form
+        && !matches!(
+            content_type(request).as_deref(),
+            None | Some("application/json")
+        )
+    {
         return Err(Box::new(json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -225,6 +292,11 @@ fn body_values(request: &Request) -> Result<Vec<(String, Value)>, Box<Response<B
             &format!("An export request is at most {BODY_LIMIT} bytes"),
             None,
         )));
+    }
+    if from_form {
+        return Ok(form_urlencoded::parse(bytes)
+            .map(|(name, value)| (name.into_owned(), Value::from(value.into_owned())))
+            .collect());
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(object)) => Ok(object.into_iter().collect()),

@@ -206,3 +206,98 @@ async fn a_queue_that_is_down_is_a_503_and_the_export_is_marked_failed() {
             .contains("could not be queued")
     );
 }
+
+fn page_request(method: Method, path: &str, form: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap()
+}
+
+fn page_text(response: &lambda_http::Response<Body>) -> String {
+    String::from_utf8(response.body().as_ref().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn the_form_posts_an_export_and_the_browser_is_sent_to_its_page() {
+    let api = api(false);
+    let form = api.handle_at(page_request(Method::GET, "/", ""), NOW).await;
+    assert_eq!(form.status(), StatusCode::OK);
+    let html = page_text(&form);
+    assert!(
+        html.contains("<form method=\"post\" action=\"exports\">"),
+        "{html}"
+    );
+    assert!(html.contains("name=\"from\" type=\"date\" value=\"2026-11-27\""));
+    assert!(html.contains("name=\"to\" type=\"date\" value=\"2026-12-03\""));
+
+    let posted = api
+        .handle_at(
+            page_request(
+                Method::POST,
+                "/exports",
+                "app_id=com.example.game&from=2026-11-20&to=2026-12-03&email=ops%40example.com",
+            ),
+            NOW,
+        )
+        .await;
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    let location = posted.headers()["location"].to_str().unwrap().to_owned();
+    let id = location
+        .strip_prefix("exports/")
+        .expect("a relative location");
+    assert_eq!(api.queue.sent.lock().unwrap().as_slice(), [id.to_owned()]);
+
+    let status = api
+        .handle_at(
+            page_request(Method::GET, &format!("/exports/{id}"), ""),
+            NOW,
+        )
+        .await;
+    assert_eq!(status.status(), StatusCode::OK);
+    assert_eq!(status.headers()["refresh"], "5");
+    let html = page_text(&status);
+    assert!(html.contains("<dd id=\"status\">queued</dd>"), "{html}");
+    assert!(
+        !html.contains("ops@example.com"),
+        "the page does not show the address"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_form_is_shown_again_with_its_values_and_nothing_is_queued() {
+    let api = api(false);
+    let refused = api
+        .handle_at(
+            page_request(
+                Method::POST,
+                "/exports",
+                "app_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E&from=2026-11-19&to=2026-12-03&email=",
+            ),
+            NOW,
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let html = page_text(&refused);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("value=\"&lt;script&gt;alert(1)&lt;/script&gt;\""));
+    assert!(html.contains("id=\"to-problem\">the period is at most 14 days"));
+    assert!(html.contains("id=\"email-problem\">required</p>"));
+    assert!(api.queue.sent.lock().unwrap().is_empty());
+
+    let unknown = api
+        .handle_at(
+            page_request(
+                Method::GET,
+                "/exports/0f0e4c1a-9a43-4bd5-8c6d-2d8f0c1d2e3f",
+                "",
+            ),
+            NOW,
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(page_text(&unknown).contains("No export has this id"));
+}
