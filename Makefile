@@ -70,14 +70,14 @@ e2e-suites:
 	$(VENV)/bin/pytest -q infra/local/tests
 	driver="$$(infra/local/install-browser.sh)" && CHROMEDRIVER="$$driver" $(BROWSER_VENV)/bin/pytest -q -p no:cacheprovider tests/browser
 
-bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline, records ingest under the simulator, ad callbacks and their storage
+bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline, records ingest under the simulator, ad callbacks and their storage, an export of 1 M events
 	cargo bench -p records --bench validation
 	cargo build --release --bins
 	$(VENV)/bin/python bench/functions.py
 	$(VENV)/bin/python bench/etl.py
 	$(VENV)/bin/python bench/logs.py
 	SLUICE_WATCH_RELEASE=1 SLUICE_ETL_RANGE_BYTES=8388608 infra/local/with-stack.sh \
-	    bash -c '$(VENV)/bin/python bench/etl_pipeline.py && $(VENV)/bin/python bench/records_load.py && $(VENV)/bin/python bench/ad_events.py'
+	    bash -c '$(VENV)/bin/python bench/etl_pipeline.py && $(VENV)/bin/python bench/records_load.py && $(VENV)/bin/python bench/ad_events.py && $(VENV)/bin/python bench/exports.py'
 
 fuzz: ## each fuzz target for FUZZ_SECONDS (600) on stable Rust (libFuzzer, no sanitizer); crashes land in fuzz/artifacts/
 	for target in $(FUZZ_TARGETS); do \
