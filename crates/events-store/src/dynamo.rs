@@ -134,6 +134,12 @@ impl EventTable for DynamoEvents {
         if let Some(value) = &parked.value {
             item.insert("value".into(), AttributeValue::S(value.clone()));
         }
+        if let Some(digest) = &parked.value_sha256 {
+            item.insert("value_sha256".into(), AttributeValue::S(digest.clone()));
+        }
+        if let Some(length) = parked.value_length {
+            item.insert("value_length".into(), AttributeValue::N(length.to_string()));
+        }
         self.client
             .put_item()
             .table_name(&self.parked_table)

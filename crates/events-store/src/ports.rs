@@ -35,11 +35,18 @@ pub struct Parked {
     /// `topic-partition`, as the event names it.
     pub partition: String,
     pub offset: i64,
-    /// The Kafka key and value, base64 as delivered.
+    /// The Kafka key and value, base64 as delivered; a value longer than
+    /// [`PARKED_VALUE_LIMIT`] is cut to that length, its whole kept as `value_sha256` and
+    /// `value_length`, so the parked item fits the table's 400 KB.
     pub key: Option<String>,
     pub value: Option<String>,
+    pub value_sha256: Option<String>,
+    pub value_length: Option<usize>,
     pub reason: String,
 }
+
+/// The most of a record's (base64) value a parked item keeps.
+pub const PARKED_VALUE_LIMIT: usize = 64 * 1024;
 
 pub trait EventTable: Send + Sync {
     /// Writes at most [`BATCH_LIMIT`] items with distinct keys in one call, each replacing any

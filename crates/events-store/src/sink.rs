@@ -14,7 +14,7 @@
 //! If the registry cannot be asked, the partition is reported from that message on.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -24,7 +24,11 @@ use futures::StreamExt;
 use platform::msk::{BatchItemFailure, BatchResponse, ItemIdentifier, KafkaEvent, KafkaRecord};
 
 use crate::item::{self, EventItem, ItemKey};
-use crate::ports::{BATCH_LIMIT, EventTable, Parked, TableError};
+use crate::ports::{BATCH_LIMIT, EventTable, PARKED_VALUE_LIMIT, Parked, TableError};
+use sha2::{Digest, Sha256};
+
+/// How long before the invocation's deadline retries stop, leaving time to park and answer.
+pub const TIME_MARGIN: Duration = Duration::from_secs(5);
 
 /// How many BatchWriteItem calls are in flight at once.
 const CALLS_IN_FLIGHT: usize = 4;
@@ -89,6 +93,17 @@ enum Unwritten {
 
 impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
     pub async fn handle(&self, event: KafkaEvent) -> BatchResponse {
+        self.handle_until(event, None).await
+    }
+
+    /// Handles a batch, retrying what was not written no later than [`TIME_MARGIN`] before
+    /// `deadline` (the invocation's): what is still unwritten then is reported, so the function
+    /// answers rather than being stopped with the whole batch to be delivered again.
+    pub async fn handle_until(
+        &self,
+        event: KafkaEvent,
+        deadline: Option<SystemTime>,
+    ) -> BatchResponse {
         let mut partitions: Vec<(String, Option<i64>)> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut by_key: HashMap<ItemKey, usize> = HashMap::new();
@@ -134,7 +149,7 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
             pending
                 .chunks(BATCH_LIMIT)
                 .enumerate()
-                .map(|(n, chunk)| self.write_chunk(n * BATCH_LIMIT, chunk)),
+                .map(|(n, chunk)| self.write_chunk(n * BATCH_LIMIT, chunk, deadline)),
         )
         .buffer_unordered(CALLS_IN_FLIGHT)
         .collect()
@@ -216,13 +231,23 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
     }
 
     /// Writes one chunk (pending[start..start + chunk.len()]); answers what was not written.
-    async fn write_chunk(&self, start: usize, chunk: &[Pending]) -> Vec<(usize, Unwritten)> {
+    async fn write_chunk(
+        &self,
+        start: usize,
+        chunk: &[Pending],
+        deadline: Option<SystemTime>,
+    ) -> Vec<(usize, Unwritten)> {
         let mut left: Vec<usize> = (start..start + chunk.len()).collect();
         let item_at = |at: usize| &chunk[at - start].item;
         let mut last_error = String::new();
         for attempt in 0..self.backoff.attempts {
             if attempt > 0 {
-                tokio::time::sleep(self.backoff.delay(attempt - 1)).await;
+                let delay = self.backoff.delay(attempt - 1);
+                if deadline.is_some_and(|d| SystemTime::now() + delay + TIME_MARGIN >= d) {
+                    last_error = format!("{last_error}; no time left to retry");
+                    break;
+                }
+                tokio::time::sleep(delay).await;
             }
             let items: Vec<EventItem> = left.iter().map(|&at| item_at(at).clone()).collect();
             match self.table.write_batch(&items).await {
@@ -239,7 +264,7 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
                     let mut unwritten = Vec::new();
                     for at in left {
                         let one = &chunk[at - start..=at - start];
-                        unwritten.extend(Box::pin(self.write_chunk(at, one)).await);
+                        unwritten.extend(Box::pin(self.write_chunk(at, one, deadline)).await);
                     }
                     return unwritten;
                 }
@@ -272,11 +297,30 @@ fn fail(partitions: &mut [(String, Option<i64>)], partition: usize, offset: i64)
 }
 
 fn parked_record(partition: &str, record: &KafkaRecord, reason: String) -> Parked {
+    let cut = |text: &String| {
+        let mut end = PARKED_VALUE_LIMIT.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_owned()
+    };
+    let (value, value_sha256, value_length) = match &record.value {
+        Some(value) if value.len() > PARKED_VALUE_LIMIT => {
+            let digest: String = Sha256::digest(value.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (Some(cut(value)), Some(digest), Some(value.len()))
+        }
+        value => (value.clone(), None, None),
+    };
     Parked {
         partition: partition.to_owned(),
         offset: record.offset,
-        key: record.key.clone(),
-        value: record.value.clone(),
+        key: record.key.as_ref().map(cut),
+        value,
+        value_sha256,
+        value_length,
         reason,
     }
 }

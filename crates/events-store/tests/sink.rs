@@ -12,9 +12,10 @@ use events::registry::{RegisteredVersion, RegistryError, SchemaRegistry, Schemas
 use events::schema::Catalog;
 use events::{Kind, wire};
 use events_store::item::{Attr, EventItem, ItemKey};
-use events_store::ports::{EventTable, Parked, TableError};
+use events_store::ports::{EventTable, PARKED_VALUE_LIMIT, Parked, TableError};
 use events_store::sink::{Backoff, EventsSink};
 use platform::msk::{BatchItemFailure, ItemIdentifier, KafkaEvent, KafkaRecord};
+use sha2::{Digest, Sha256};
 use time::macros::datetime;
 use uuid::Uuid;
 
@@ -90,6 +91,15 @@ impl EventTable for Table {
     }
 
     async fn park(&self, parked: &Parked) -> Result<(), TableError> {
+        // DynamoDB's item limit.
+        let size = parked.key.as_ref().map_or(0, String::len)
+            + parked.value.as_ref().map_or(0, String::len)
+            + parked.reason.len();
+        if size > 400 * 1024 {
+            return Err(TableError::Refused(
+                "Item size has exceeded the maximum".into(),
+            ));
+        }
         self.parked.lock().unwrap().push(parked.clone());
         Ok(())
     }
@@ -419,4 +429,70 @@ async fn a_registry_that_cannot_be_asked_reports_the_partition_and_parks_nothing
     );
     assert!(sink.table.items.lock().unwrap().is_empty());
     assert!(sink.table.parked.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_record_too_large_for_the_table_is_parked_cut_with_its_digest() {
+    let sink = sink(Table::default(), false);
+    // A megabyte that is not one of ours: MSK delivers records this large.
+    let garbage = vec![b'x'; 1024 * 1024];
+    let response = sink
+        .handle(event(&[("ad-events-0", vec![(7, garbage.clone())])]))
+        .await;
+
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "not retried forever"
+    );
+    let parked = sink.table.parked.lock().unwrap();
+    assert_eq!(parked.len(), 1);
+    let whole = STANDARD.encode(&garbage);
+    let kept = parked[0].value.as_deref().unwrap();
+    assert_eq!(kept.len(), PARKED_VALUE_LIMIT);
+    assert!(whole.starts_with(kept));
+    assert_eq!(parked[0].value_length, Some(whole.len()));
+    let digest: String = Sha256::digest(whole.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(parked[0].value_sha256.as_deref(), Some(digest.as_str()));
+}
+
+#[tokio::test]
+async fn near_the_invocations_deadline_retries_stop_and_what_is_unwritten_is_reported() {
+    let table = Table {
+        failing: usize::MAX,
+        ..Table::default()
+    };
+    let sink = EventsSink {
+        // Retries that would take far longer than the invocation has left.
+        backoff: Backoff {
+            first: Duration::from_secs(30),
+            max: Duration::from_secs(30),
+            attempts: 10,
+        },
+        ..sink(table, false)
+    };
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(20);
+    let response = sink
+        .handle_until(
+            event(&[("ad-events-0", vec![(40, install(1, "ev-1", 20))])]),
+            Some(deadline),
+        )
+        .await;
+
+    assert_eq!(
+        response.batch_item_failures,
+        [BatchItemFailure {
+            item_identifier: ItemIdentifier {
+                partition: "ad-events-0".into(),
+                offset: 40
+            }
+        }]
+    );
+    assert_eq!(
+        sink.table.calls.lock().unwrap().len(),
+        1,
+        "one call, no retry past the deadline"
+    );
 }

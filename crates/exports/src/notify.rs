@@ -1,7 +1,12 @@
 //! export-notifier: when an export's CSV lands in the bucket (S3 → EventBridge "Object
 //! Created"), mails the requester a presigned URL of it, valid for an hour, and marks the export
-//! ready. EventBridge may deliver the event more than once: an export already ready is not
-//! mailed again.
+//! ready. EventBridge may deliver the event more than once, and at the same moment: the mail
+//! is claimed in the ledger before it is sent, so one delivery mails and the others skip. A
+//! claim older than [`CLAIM_LAPSES_AFTER`] lapses, for a notifier that died while mailing; if
+//! one died after SES took the mail but before the export was marked ready, the retry mails
+//! again (the outcome of that send is not known).
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -23,6 +28,9 @@ pub struct ObjectDetail {
 pub struct Object {
     pub key: String,
 }
+
+/// How long a claim on an export's mail holds.
+pub const CLAIM_LAPSES_AFTER: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -50,6 +58,19 @@ impl<L: ExportLedger, P: Presigner, M: Mailer> ExportNotifier<L, P, M> {
             return Ok(Outcome::Skipped(format!(
                 "export {export_id} is {}",
                 export.status.as_str()
+            )));
+        }
+        let claimed = self
+            .ledger
+            .claim_mail(
+                export_id,
+                &platform::now_rfc3339(),
+                &platform::rfc3339_before_now(CLAIM_LAPSES_AFTER),
+            )
+            .await?;
+        if !claimed {
+            return Ok(Outcome::Skipped(format!(
+                "export {export_id} is being mailed by another delivery"
             )));
         }
         let url = self.presigner.url(key, URL_VALID_FOR).await?;

@@ -58,6 +58,15 @@ pub trait ExportLedger: Send + Sync {
         at: &str,
     ) -> impl Future<Output = Result<(), ServiceError>> + Send;
 
+    /// Claims the mail of a running export for the caller: true unless another claim newer
+    /// than `stale_before` holds it (a notifier that died while mailing lets go that way).
+    fn claim_mail(
+        &self,
+        export_id: &str,
+        at: &str,
+        stale_before: &str,
+    ) -> impl Future<Output = Result<bool, ServiceError>> + Send;
+
     /// Running → ready; false if it was ready already.
     fn ready(&self, export_id: &str) -> impl Future<Output = Result<bool, ServiceError>> + Send;
 

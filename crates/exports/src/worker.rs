@@ -6,6 +6,8 @@
 //! the export's. The ledger gets the row count before the upload is completed: completing it is
 //! what tells the notifier (S3 → EventBridge) to mail the link.
 
+use std::time::{Duration, SystemTime};
+
 use events::schema::Catalog;
 
 use crate::export::{Export, Status};
@@ -14,6 +16,9 @@ use crate::request::parse_date;
 
 /// A part's size: S3 takes parts of at least 5 MiB (the last excepted).
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// How long before the invocation's deadline a run gives up: time to abort the upload and say
+/// why in the ledger.
+pub const TIME_MARGIN: Duration = Duration::from_secs(10);
 
 /// The CSV's columns: what every stored event has, then every field of every schema version.
 pub fn columns(catalog: &Catalog) -> Vec<String> {
@@ -61,6 +66,17 @@ impl<L: ExportLedger, E: EventDays, S: CsvStore> ExportWorker<L, E, S> {
     /// Runs one export. An error is the ledger failing before the export started: the message
     /// should be delivered again.
     pub async fn run(&self, export_id: &str) -> Result<Outcome, ServiceError> {
+        self.run_until(export_id, None).await
+    }
+
+    /// Runs one export, giving up [`TIME_MARGIN`] before `deadline` (the invocation's): the
+    /// upload is aborted and the export failed with the reason, rather than left running when
+    /// the function is stopped.
+    pub async fn run_until(
+        &self,
+        export_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> Result<Outcome, ServiceError> {
         let Some(export) = self.ledger.get(export_id).await? else {
             return Ok(Outcome::Skipped(format!("no export {export_id}")));
         };
@@ -72,7 +88,7 @@ impl<L: ExportLedger, E: EventDays, S: CsvStore> ExportWorker<L, E, S> {
                 export.status.as_str()
             )));
         }
-        match self.write(&export).await {
+        match self.write(&export, deadline).await {
             Ok(rows) => Ok(Outcome::Written { rows }),
             Err(err) => {
                 let reason = err.to_string();
@@ -85,10 +101,14 @@ impl<L: ExportLedger, E: EventDays, S: CsvStore> ExportWorker<L, E, S> {
         }
     }
 
-    async fn write(&self, export: &Export) -> Result<u64, ServiceError> {
+    async fn write(
+        &self,
+        export: &Export,
+        deadline: Option<SystemTime>,
+    ) -> Result<u64, ServiceError> {
         let key = export.key();
         let upload = self.store.begin(&key).await?;
-        let written = match self.write_parts(export, &key, &upload).await {
+        let written = match self.write_parts(export, &key, &upload, deadline).await {
             Ok((rows, parts)) => match self
                 .ledger
                 .finish(&export.export_id, rows, &platform::now_rfc3339())
@@ -116,6 +136,7 @@ impl<L: ExportLedger, E: EventDays, S: CsvStore> ExportWorker<L, E, S> {
         export: &Export,
         key: &str,
         upload: &str,
+        deadline: Option<SystemTime>,
     ) -> Result<(u64, Vec<(i32, String)>), ServiceError> {
         let (Some(from), Some(to)) = (parse_date(&export.from), parse_date(&export.to)) else {
             return Err(ServiceError::Refused(format!(
@@ -136,6 +157,12 @@ impl<L: ExportLedger, E: EventDays, S: CsvStore> ExportWorker<L, E, S> {
         while let Some(current) = day.filter(|d| *d <= to) {
             let mut after = None;
             loop {
+                if deadline.is_some_and(|d| SystemTime::now() + TIME_MARGIN >= d) {
+                    return Err(ServiceError::Refused(format!(
+                        "the export did not finish in the time a run has ({rows} rows written, \
+                         up to {current}); ask for a shorter period"
+                    )));
+                }
                 let page = self.events.page(&export.app_id, current, after).await?;
                 for row in &page.rows {
                     csv.write_record(

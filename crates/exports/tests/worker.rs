@@ -254,3 +254,74 @@ async fn the_notifier_mails_the_url_once_and_marks_the_export_ready() {
     assert!(text.contains("1234 ad events"));
     assert_eq!(notifier.ledger.export(ID).status, Status::Ready);
 }
+
+#[tokio::test]
+async fn a_delivery_while_another_is_mailing_skips_and_a_lapsed_claim_is_taken_over() {
+    let notifier = ExportNotifier {
+        ledger: Ledger::default(),
+        presigner: Signer,
+        mailer: Mail::default(),
+    };
+    notifier.ledger.insert(fakes::export(
+        ID,
+        Status::Running,
+        "2026-11-20",
+        "2026-12-03",
+    ));
+    let key = format!("exports/{ID}.csv");
+    // Another delivery of the same event claimed the mail a moment ago.
+    notifier
+        .ledger
+        .mail_claims
+        .lock()
+        .unwrap()
+        .insert(ID.into(), platform::now_rfc3339());
+    assert!(matches!(
+        notifier.handle(&landed(&key)).await.unwrap(),
+        Notified::Skipped(_)
+    ));
+    assert!(notifier.mailer.sent.lock().unwrap().is_empty());
+    assert_eq!(notifier.ledger.export(ID).status, Status::Running);
+
+    // That one died while mailing: its claim lapses and a retry mails.
+    notifier.ledger.mail_claims.lock().unwrap().insert(
+        ID.into(),
+        platform::rfc3339_before_now(std::time::Duration::from_secs(301)),
+    );
+    assert!(matches!(
+        notifier.handle(&landed(&key)).await.unwrap(),
+        Notified::Mailed { .. }
+    ));
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 1);
+    assert_eq!(notifier.ledger.export(ID).status, Status::Ready);
+}
+
+#[tokio::test]
+async fn a_run_out_of_time_aborts_the_upload_and_fails_the_export_saying_so() {
+    let worker = worker(
+        Events {
+            page_size: 10,
+            ..Events::default()
+        },
+        1024,
+    );
+    worker.ledger.insert(fakes::export(
+        ID,
+        Status::Queued,
+        "2026-11-20",
+        "2026-11-22",
+    ));
+    // The invocation ends within the margin a run keeps to say why it stopped.
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    let Outcome::Failed(reason) = worker.run_until(ID, Some(deadline)).await.unwrap() else {
+        panic!("the export fails");
+    };
+    assert!(
+        reason.contains("did not finish in the time a run has"),
+        "{reason}"
+    );
+    assert!(*worker.store.aborted.lock().unwrap());
+    let export = worker.ledger.export(ID);
+    assert_eq!(export.status, Status::Failed);
+    assert_eq!(export.error.as_deref(), Some(reason.as_str()));
+}

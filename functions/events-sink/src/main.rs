@@ -1,3 +1,5 @@
+use std::time::{Duration, UNIX_EPOCH};
+
 use events::registry::{GlueRegistry, Schemas};
 use events_store::dynamo::DynamoEvents;
 use events_store::sink::{Backoff, EventsSink};
@@ -17,7 +19,8 @@ async fn main() -> Result<(), Error> {
         backoff: Backoff::default(),
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<KafkaEvent>| async {
-        Ok::<BatchResponse, Error>(sink.handle(event.payload).await)
+        let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+        Ok::<BatchResponse, Error>(sink.handle_until(event.payload, Some(deadline)).await)
     }))
     .await
 }

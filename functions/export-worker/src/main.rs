@@ -3,6 +3,8 @@ use exports::aws::ledger::DynamoLedger;
 use exports::aws::stored::StoredEvents;
 use exports::aws::upload::S3Upload;
 use exports::worker::{ExportWorker, PART_SIZE, QueueEvent, Queued, columns};
+use std::time::Duration;
+
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -19,14 +21,16 @@ async fn main() -> Result<(), Error> {
         columns: columns(&Catalog::new()?),
         part_size: PART_SIZE,
     };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<QueueEvent>| async {
+    let worker = &worker;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<QueueEvent>| async move {
         // One message per invocation (BatchSize 1): an error has the queue deliver it again.
         for record in event.payload.records {
             let Ok(queued) = serde_json::from_str::<Queued>(&record.body) else {
                 tracing::warn!(message_id = %record.message_id, "not an export message; dropped");
                 continue;
             };
-            let outcome = worker.run(&queued.export_id).await?;
+            let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+            let outcome = worker.run_until(&queued.export_id, Some(deadline)).await?;
             tracing::info!(export_id = %queued.export_id, ?outcome, "export done");
         }
         Ok::<(), Error>(())

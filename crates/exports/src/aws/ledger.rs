@@ -266,6 +266,28 @@ impl ExportLedger for DynamoLedger {
         .map(|_| ())
     }
 
+    async fn claim_mail(
+        &self,
+        export_id: &str,
+        at: &str,
+        stale_before: &str,
+    ) -> Result<bool, ServiceError> {
+        self.update(
+            export_id,
+            "SET mail_claimed_at = :at",
+            &[
+                (":at", s(at)),
+                (":stale", s(stale_before)),
+                (":running", s(Status::Running.as_str())),
+            ],
+            Some(
+                "#status = :running AND (attribute_not_exists(mail_claimed_at) \
+                 OR mail_claimed_at < :stale)",
+            ),
+        )
+        .await
+    }
+
     async fn ready(&self, export_id: &str) -> Result<bool, ServiceError> {
         self.update(
             export_id,

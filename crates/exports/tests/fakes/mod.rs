@@ -19,6 +19,8 @@ pub struct Ledger {
     /// request key → export id, while queued.
     pub requests: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, String>>,
+    /// export id → when its mail was claimed.
+    pub mail_claims: Mutex<HashMap<String, String>>,
 }
 
 impl Ledger {
@@ -81,6 +83,26 @@ impl ExportLedger for Ledger {
             e.finished_at = Some(at.into());
         });
         Ok(())
+    }
+
+    async fn claim_mail(
+        &self,
+        export_id: &str,
+        at: &str,
+        stale_before: &str,
+    ) -> Result<bool, ServiceError> {
+        if self.export(export_id).status != Status::Running {
+            return Ok(false);
+        }
+        let mut claims = self.mail_claims.lock().unwrap();
+        if claims
+            .get(export_id)
+            .is_some_and(|claimed| claimed.as_str() >= stale_before)
+        {
+            return Ok(false);
+        }
+        claims.insert(export_id.into(), at.into());
+        Ok(true)
     }
 
     async fn ready(&self, export_id: &str) -> Result<bool, ServiceError> {
