@@ -18,7 +18,8 @@ async fn main() -> Result<(), Error> {
         schemas: Schemas::new(GlueRegistry::new(&aws, registry)),
         backoff: Backoff::default(),
     };
-    lambda_runtime::run(service_fn(|event: LambdaEvent<KafkaEvent>| async {
+    let sink = &sink;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<KafkaEvent>| async move {
         let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
         Ok::<BatchResponse, Error>(sink.handle_until(event.payload, Some(deadline)).await)
     }))
