@@ -49,9 +49,7 @@ impl Stack {
     }
 
     fn get(&self, key: &str) -> &str {
-        self.env
-            .get(key)
-            .unwrap_or_else(|| panic!("{key} missing from endpoints.env"))
+        local::endpoint(&self.env, key)
     }
 
     /// The networks and their keys, as the deploy configured them.

@@ -41,11 +41,7 @@ impl Stack {
         let sdk = local::sdk_config(&env).await;
         Stack {
             http: local::http_client(),
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&sdk)
-                    .force_path_style(true)
-                    .build(),
-            ),
+            s3: local::s3_client(&sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             sfn: aws_sdk_sfn::Client::new(&sdk),

@@ -30,19 +30,13 @@ impl Stack {
         Stack {
             http: local::http_client(),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&sdk)
-                    .force_path_style(true)
-                    .build(),
-            ),
+            s3: local::s3_client(&sdk),
             env,
         }
     }
 
     fn get(&self, key: &str) -> &str {
-        self.env
-            .get(key)
-            .unwrap_or_else(|| panic!("{key} missing from endpoints.env"))
+        local::endpoint(&self.env, key)
     }
 
     async fn ask(&self, body: &Value) -> (StatusCode, Value) {

@@ -40,11 +40,7 @@ impl Stack {
     async fn connect() -> Stack {
         let env = local::endpoints();
         let sdk = local::sdk_config(&env).await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = local::s3_client(&sdk);
         Stack {
             env,
             http: local::http_client(),
@@ -53,9 +49,7 @@ impl Stack {
     }
 
     fn get(&self, key: &str) -> &str {
-        self.env
-            .get(key)
-            .unwrap_or_else(|| panic!("{key} missing from endpoints.env"))
+        local::endpoint(&self.env, key)
     }
 
     async fn post(

@@ -60,3 +60,21 @@ pub fn http_client() -> reqwest::Client {
         .build()
         .expect("an HTTP client")
 }
+
+/// A value of the endpoints `make up` wrote; a missing one is a stack out of date.
+#[allow(dead_code)] // not every suite reads endpoints by name
+pub fn endpoint<'a>(endpoints: &'a HashMap<String, String>, key: &str) -> &'a str {
+    endpoints
+        .get(key)
+        .unwrap_or_else(|| panic!("{key} missing from endpoints.env; run `make up` again"))
+}
+
+/// S3 on the local stack, addressed path-style as it serves buckets.
+#[allow(dead_code)] // not every suite reads S3
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
