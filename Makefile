@@ -88,7 +88,7 @@ fuzz: ## each fuzz target for FUZZ_SECONDS (600) on stable Rust (libFuzzer, no s
 
 deploy: ## build and deploy to AWS with SAM, then register the ad event schemas (needs AWS credentials; STACK=sluice)
 	$(VENV)/bin/sam build
-	$(VENV)/bin/sam deploy --guided
+	$(VENV)/bin/sam deploy --guided --stack-name $(STACK)
 	$(VENV)/bin/python infra/register_schemas.py --stack $(STACK)
 
 tools: ## install the pinned local tooling (cached outside the clone)
