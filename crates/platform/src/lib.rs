@@ -64,6 +64,16 @@ fn rfc3339(moment: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| moment.unix_timestamp().to_string())
 }
 
+/// The invocation's deadline, from the runtime's `Lambda-Runtime-Deadline-Ms` (milliseconds
+/// since the Unix epoch), or `None` when that moment is not ahead of now. Lambda always gives
+/// one ahead; a local runtime may send a placeholder (`cargo lambda watch` sends 600 000, a
+/// moment in 1970), which taken as a deadline would have a function give up before it starts.
+pub fn invocation_deadline(deadline_ms: u64) -> Option<std::time::SystemTime> {
+    let deadline =
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(deadline_ms))?;
+    (deadline > std::time::SystemTime::now()).then_some(deadline)
+}
+
 /// Structured logs: JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`), text otherwise.
 pub fn init_tracing() {
     lambda_runtime::tracing::init_default_subscriber();
@@ -71,6 +81,24 @@ pub fn init_tracing() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_deadline_already_past_is_no_deadline() {
+        let now = std::time::SystemTime::now();
+        let ms = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+        };
+        let ahead = now + std::time::Duration::from_secs(900);
+        assert_eq!(
+            super::invocation_deadline(ms(ahead)).map(ms),
+            Some(ms(ahead))
+        );
+        assert_eq!(super::invocation_deadline(600_000), None);
+        assert_eq!(
+            super::invocation_deadline(ms(now - std::time::Duration::from_secs(1))),
+            None
+        );
+    }
+
     #[test]
     fn timestamps_are_utc_milliseconds_that_sort_as_text() {
         let earlier = super::rfc3339_before_now(std::time::Duration::from_secs(90));

@@ -1,5 +1,3 @@
-use std::time::{Duration, UNIX_EPOCH};
-
 use events::registry::{GlueRegistry, Schemas};
 use events_store::dynamo::DynamoEvents;
 use events_store::sink::{Backoff, EventsSink};
@@ -20,8 +18,8 @@ async fn main() -> Result<(), Error> {
     };
     let sink = &sink;
     lambda_runtime::run(service_fn(|event: LambdaEvent<KafkaEvent>| async move {
-        let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        Ok::<BatchResponse, Error>(sink.handle_until(event.payload, Some(deadline)).await)
+        let deadline = platform::invocation_deadline(event.context.deadline);
+        Ok::<BatchResponse, Error>(sink.handle_until(event.payload, deadline).await)
     }))
     .await
 }

@@ -3,8 +3,6 @@ use exports::aws::ledger::DynamoLedger;
 use exports::aws::stored::StoredEvents;
 use exports::aws::upload::S3Upload;
 use exports::worker::{ExportWorker, PART_SIZE, QueueEvent, Queued, columns};
-use std::time::Duration;
-
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -29,8 +27,8 @@ async fn main() -> Result<(), Error> {
                 tracing::warn!(message_id = %record.message_id, "not an export message; dropped");
                 continue;
             };
-            let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-            let outcome = worker.run_until(&queued.export_id, Some(deadline)).await?;
+            let deadline = platform::invocation_deadline(event.context.deadline);
+            let outcome = worker.run_until(&queued.export_id, deadline).await?;
             tracing::info!(export_id = %queued.export_id, ?outcome, "export done");
         }
         Ok::<(), Error>(())
