@@ -13,7 +13,7 @@
 //! item is its earliest offset not stored, so the event source retries from exactly there.
 //! If the registry cannot be asked, the partition is reported from that message on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -26,6 +26,7 @@ use platform::msk::{BatchItemFailure, BatchResponse, ItemIdentifier, KafkaEvent,
 use crate::item::{self, EventItem, ItemKey};
 use crate::ports::{BATCH_LIMIT, EventTable, PARKED_VALUE_LIMIT, Parked, TableError};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// How long before the invocation's deadline retries stop, leaving time to park and answer.
 pub const TIME_MARGIN: Duration = Duration::from_secs(5);
@@ -78,10 +79,22 @@ enum Decoded {
 /// An item to write, with where it came from.
 struct Pending {
     item: EventItem,
+    /// Every partition holding a message that makes this item, with the earliest such offset:
+    /// the same event can arrive on two partitions (a network resending after the topic was
+    /// repartitioned), and each must be reported if the item is not written.
+    sources: Vec<(usize, i64)>,
+    /// The message the item was made from (the last of them), and its partition.
     partition: usize,
-    /// The earliest offset whose message makes this item.
-    offset: i64,
     record: KafkaRecord,
+}
+
+impl Pending {
+    fn add_source(&mut self, partition: usize, offset: i64) {
+        match self.sources.iter_mut().find(|(p, _)| *p == partition) {
+            Some((_, earliest)) => *earliest = (*earliest).min(offset),
+            None => self.sources.push((partition, offset)),
+        }
+    }
 }
 
 enum Unwritten {
@@ -107,7 +120,11 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
         let mut partitions: Vec<(String, Option<i64>)> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut by_key: HashMap<ItemKey, usize> = HashMap::new();
-        let mut parked: Vec<(usize, Parked)> = Vec::new();
+        // Each parked record, with the partitions and offsets to report if it cannot be parked.
+        let mut parked: Vec<(Vec<(usize, i64)>, Parked)> = Vec::new();
+        // Writer ids the registry could not be asked for: not asked again in this batch, so a
+        // registry that is down costs one timeout per batch, not one per partition.
+        let mut unavailable: HashSet<Uuid> = HashSet::new();
 
         for (partition_key, mut records) in event.records {
             let partition = partitions.len();
@@ -115,29 +132,31 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
             records.sort_by_key(|r| r.offset);
             records.dedup_by_key(|r| r.offset);
             for record in records {
-                match self.decode(&record).await {
+                match self.decode(&record, &mut unavailable, deadline).await {
                     Decoded::Item(item) => match by_key.get(&item.key) {
                         Some(&at) => {
                             let earlier = &mut pending[at];
-                            earlier.offset = earlier.offset.min(record.offset);
+                            earlier.add_source(partition, record.offset);
                             earlier.item = item;
+                            earlier.partition = partition;
                             earlier.record = record;
                         }
                         None => {
                             by_key.insert(item.key.clone(), pending.len());
                             pending.push(Pending {
                                 item,
+                                sources: vec![(partition, record.offset)],
                                 partition,
-                                offset: record.offset,
                                 record,
                             });
                         }
                     },
                     Decoded::Park(reason) => {
-                        parked.push((partition, parked_record(&partition_key, &record, reason)));
+                        let sources = vec![(partition, record.offset)];
+                        parked.push((sources, parked_record(&partition_key, &record, reason)));
                     }
                     Decoded::Later(reason) => {
-                        tracing::warn!(partition = %partition_key, offset = record.offset, %reason, "schema registry unavailable; reporting the partition from here");
+                        tracing::warn!(partition = %partition_key, offset = record.offset, %reason, "cannot decode now; reporting the partition from here");
                         partitions[partition].1 = Some(record.offset);
                         break;
                     }
@@ -158,22 +177,26 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
             let p = &pending[at];
             match outcome {
                 Unwritten::Failed(reason) => {
-                    tracing::warn!(partition = %partitions[p.partition].0, offset = p.offset, %reason, "item not written; reporting it");
-                    fail(&mut partitions, p.partition, p.offset);
+                    for &(partition, offset) in &p.sources {
+                        tracing::warn!(partition = %partitions[partition].0, offset, %reason, "item not written; reporting it");
+                        fail(&mut partitions, partition, offset);
+                    }
                 }
                 Unwritten::Refused(reason) => {
                     let key = &partitions[p.partition].0;
                     let reason = format!("the table refused the item: {reason}");
-                    parked.push((p.partition, parked_record(key, &p.record, reason)));
+                    parked.push((p.sources.clone(), parked_record(key, &p.record, reason)));
                 }
             }
         }
 
-        for (partition, record) in parked {
+        for (sources, record) in parked {
             tracing::warn!(partition = %record.partition, offset = record.offset, reason = %record.reason, "parking a record that cannot be stored");
-            if let Err(err) = self.park(&record).await {
+            if let Err(err) = self.park(&record, deadline).await {
                 tracing::warn!(partition = %record.partition, offset = record.offset, error = %err, "could not park; reporting it");
-                fail(&mut partitions, partition, record.offset);
+                for (partition, offset) in sources {
+                    fail(&mut partitions, partition, offset);
+                }
             }
         }
 
@@ -189,7 +212,12 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
         }
     }
 
-    async fn decode(&self, record: &KafkaRecord) -> Decoded {
+    async fn decode(
+        &self,
+        record: &KafkaRecord,
+        unavailable: &mut HashSet<Uuid>,
+        deadline: Option<SystemTime>,
+    ) -> Decoded {
         let Some(value) = record.value.as_deref() else {
             return Decoded::Park("the record has no value".into());
         };
@@ -201,10 +229,21 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
             Ok(decoded) => decoded,
             Err(err) => return Decoded::Park(err.to_string()),
         };
+        if unavailable.contains(&id) {
+            return Decoded::Later(format!(
+                "schema version {id}: the registry could not be asked"
+            ));
+        }
+        if deadline.is_some_and(|d| SystemTime::now() + TIME_MARGIN >= d) {
+            return Decoded::Later("no time left in this invocation".into());
+        }
         let writer = match self.schemas.writer(id).await {
             Ok(writer) => writer,
             Err(RegistryError::NotFound(reason)) => return Decoded::Park(reason),
-            Err(RegistryError::Unavailable(reason)) => return Decoded::Later(reason),
+            Err(RegistryError::Unavailable(reason)) => {
+                unavailable.insert(id);
+                return Decoded::Later(reason);
+            }
         };
         let mut rest = datum.as_slice();
         let value = match apache_avro::from_avro_datum(&writer.schema, &mut rest, None) {
@@ -276,12 +315,16 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
             .collect()
     }
 
-    async fn park(&self, record: &Parked) -> Result<(), TableError> {
+    async fn park(&self, record: &Parked, deadline: Option<SystemTime>) -> Result<(), TableError> {
         let mut result = self.table.park(record).await;
         for retry in 0..self.backoff.attempts.saturating_sub(1) {
             match &result {
                 Err(err) if err.is_transient() => {
-                    tokio::time::sleep(self.backoff.delay(retry)).await;
+                    let delay = self.backoff.delay(retry);
+                    if deadline.is_some_and(|d| SystemTime::now() + delay + TIME_MARGIN >= d) {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
                     result = self.table.park(record).await;
                 }
                 _ => break,

@@ -496,3 +496,93 @@ async fn near_the_invocations_deadline_retries_stop_and_what_is_unwritten_is_rep
         "one call, no retry past the deadline"
     );
 }
+
+#[tokio::test]
+async fn the_same_event_on_two_partitions_is_written_once_and_reported_on_both_if_it_fails() {
+    let failing = Table {
+        failing: usize::MAX,
+        ..Table::default()
+    };
+    let sink = sink(failing, false);
+    // The network resent ev-1 after the topic was repartitioned: it sits on both partitions.
+    let batch = event(&[
+        (
+            "ad-events-0",
+            vec![(40, install(1, "ev-1", 20)), (41, install(1, "ev-2", 20))],
+        ),
+        (
+            "ad-events-1",
+            vec![(5, install(1, "ev-3", 20)), (6, install(1, "ev-1", 20))],
+        ),
+    ]);
+
+    let response = sink.handle(batch).await;
+
+    let mut failures: Vec<(String, i64)> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| (f.item_identifier.partition, f.item_identifier.offset))
+        .collect();
+    failures.sort();
+    assert_eq!(
+        failures,
+        [("ad-events-0".into(), 40), ("ad-events-1".into(), 5)],
+        "each partition from its own earliest offset not written"
+    );
+    let calls = sink.table.calls.lock().unwrap();
+    assert_eq!(calls[0].len(), 3, "ev-1 once in the call");
+}
+
+#[tokio::test]
+async fn an_event_alone_on_two_partitions_reports_both_when_it_is_not_written() {
+    // ev-1 and nothing else on each partition: the copy on ad-events-1 makes the item, so
+    // ad-events-1 must be reported from offset 9 besides ad-events-0 from 3.
+    let failing = Table {
+        failing: usize::MAX,
+        ..Table::default()
+    };
+    let sink = sink(failing, false);
+    let batch = event(&[
+        ("ad-events-0", vec![(3, install(1, "ev-1", 20))]),
+        ("ad-events-1", vec![(9, install(1, "ev-1", 20))]),
+    ]);
+
+    let response = sink.handle(batch).await;
+
+    let mut failures: Vec<(String, i64)> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| (f.item_identifier.partition, f.item_identifier.offset))
+        .collect();
+    failures.sort();
+    assert_eq!(
+        failures,
+        [("ad-events-0".into(), 3), ("ad-events-1".into(), 9)]
+    );
+}
+
+#[tokio::test]
+async fn a_registry_that_is_down_is_asked_once_per_batch_not_once_per_partition() {
+    let sink = sink(Table::default(), true);
+    let partitions: Vec<(String, Records)> = (0..6)
+        .map(|p| {
+            (
+                format!("ad-events-{p}"),
+                vec![(100 + p, install(1, &format!("ev-{p}"), 20))],
+            )
+        })
+        .collect();
+    let partitions: Vec<(&str, Records)> = partitions
+        .iter()
+        .map(|(name, records)| (name.as_str(), records.clone()))
+        .collect();
+
+    let response = sink.handle(event(&partitions)).await;
+
+    assert_eq!(
+        response.batch_item_failures.len(),
+        6,
+        "every partition reported"
+    );
+    assert_eq!(*sink.schemas.registry().asked.lock().unwrap(), 1);
+}
