@@ -86,13 +86,13 @@ impl EventTable for DynamoEvents {
         let requests = items
             .iter()
             .map(|item| {
-                let put = PutRequest::builder()
+                PutRequest::builder()
                     .set_item(Some(to_dynamo(item)))
                     .build()
-                    .expect("an item is set");
-                WriteRequest::builder().put_request(put).build()
+                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map_err(|err| TableError::Refused(err.to_string()))
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         let output = self
             .client
             .batch_write_item()

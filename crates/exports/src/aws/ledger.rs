@@ -137,25 +137,22 @@ impl ExportLedger for DynamoLedger {
         let pointer = request_id(request_key);
         for _ in 0..3 {
             let put = |item: HashMap<String, AttributeValue>| {
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .condition_expression("attribute_not_exists(export_id)")
-                            .build()
-                            .expect("table and item are set"),
-                    )
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(export_id)")
                     .build()
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+                    .map_err(|err| ServiceError::Refused(err.to_string()))
             };
             let written = self
                 .client
                 .transact_write_items()
-                .transact_items(put(item_of(export, request_key)))
+                .transact_items(put(item_of(export, request_key))?)
                 .transact_items(put(HashMap::from([
                     ("export_id".to_owned(), s(&pointer)),
                     ("points_to".to_owned(), s(&export.export_id)),
-                ])))
+                ]))?)
                 .send()
                 .await;
             let err = match written {

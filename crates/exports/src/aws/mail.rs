@@ -27,11 +27,11 @@ impl Mailer for SesMailer {
                 .data(data)
                 .charset("UTF-8")
                 .build()
-                .expect("data is set")
+                .map_err(|err| ServiceError::Refused(err.to_string()))
         };
         let message = Message::builder()
-            .subject(content(subject))
-            .body(Body::builder().text(content(text)).build())
+            .subject(content(subject)?)
+            .body(Body::builder().text(content(text)?).build())
             .build();
         self.client
             .send_email()
