@@ -171,7 +171,15 @@ impl<L: ExportLedger, Q: ExportQueue, P: Presigner> ExportsApi<L, Q, P> {
             error: None,
         };
         match self.ledger.create(&export, &asked.request_key()).await {
-            Ok(Created::Existing(existing)) => accepted(&existing),
+            // Queued again: if the request that created it died before queueing it, this is
+            // what gets it run. The queue drops a copy sent within its deduplication window,
+            // and the worker skips an export already over.
+            Ok(Created::Existing(existing)) => {
+                match self.queue.enqueue(&existing.export_id).await {
+                    Ok(()) => accepted(&existing),
+                    Err(err) => unavailable(&err, from_form),
+                }
+            }
             Ok(Created::New) => match self.queue.enqueue(&export.export_id).await {
                 Ok(()) => accepted(&export),
                 Err(err) => {

@@ -1,10 +1,13 @@
 //! export-notifier: when an export's CSV lands in the bucket (S3 → EventBridge "Object
 //! Created"), mails the requester a presigned URL of it, valid for an hour, and marks the export
 //! ready. EventBridge may deliver the event more than once, and at the same moment: the mail
-//! is claimed in the ledger before it is sent, so one delivery mails and the others skip. A
-//! claim older than [`CLAIM_LAPSES_AFTER`] lapses, for a notifier that died while mailing; if
-//! one died after SES took the mail but before the export was marked ready, the retry mails
-//! again (the outcome of that send is not known).
+//! is claimed in the ledger before it is sent, so one delivery mails. A delivery that finds the
+//! export ready skips; one that finds the mail claimed and the export still running fails, so
+//! that the event is delivered again later, when the export is ready or the claim has lapsed
+//! ([`CLAIM_LAPSES_AFTER`], for a notifier that died while mailing). Once SES took the mail, the
+//! export is marked ready with retries; if the ledger still cannot be written, or the notifier
+//! died between the two, a later delivery mails again rather than leave the export running: a
+//! second mail, never none.
 
 use std::time::Duration;
 
@@ -29,8 +32,13 @@ pub struct Object {
     pub key: String,
 }
 
-/// How long a claim on an export's mail holds.
-pub const CLAIM_LAPSES_AFTER: Duration = Duration::from_secs(300);
+/// How long a claim on an export's mail holds: longer than the notifier's timeout (30 s), so
+/// only a dead notifier's claim lapses, and shorter than Lambda's retries of an asynchronous
+/// event (about one, then two minutes apart), so a retry can take it over.
+pub const CLAIM_LAPSES_AFTER: Duration = Duration::from_secs(90);
+
+/// Writes of the ready status after the mail went out, the first included.
+const READY_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -69,8 +77,8 @@ impl<L: ExportLedger, P: Presigner, M: Mailer> ExportNotifier<L, P, M> {
             )
             .await?;
         if !claimed {
-            return Ok(Outcome::Skipped(format!(
-                "export {export_id} is being mailed by another delivery"
+            return Err(ServiceError::Unavailable(format!(
+                "export {export_id} is being mailed by another delivery; deliver again later"
             )));
         }
         let url = self.presigner.url(key, URL_VALID_FOR).await?;
@@ -89,9 +97,27 @@ impl<L: ExportLedger, P: Presigner, M: Mailer> ExportNotifier<L, P, M> {
             to = export.to,
         );
         self.mailer.send(&export.email, &subject, &text).await?;
-        self.ledger.ready(export_id).await?;
+        self.mark_ready(export_id).await?;
         Ok(Outcome::Mailed {
             export_id: export_id.to_owned(),
         })
+    }
+
+    /// The mail went out: the status must follow, so a failed write is tried again.
+    async fn mark_ready(&self, export_id: &str) -> Result<(), ServiceError> {
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            match self.ledger.ready(export_id).await {
+                Ok(_) => return Ok(()),
+                Err(err) if attempt >= READY_ATTEMPTS => return Err(err),
+                Err(err) => {
+                    tracing::warn!(export_id, error = %err, "mailed, but not yet marked ready; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+            }
+        }
     }
 }

@@ -70,12 +70,14 @@ pub trait ExportLedger: Send + Sync {
     /// Running → ready; false if it was ready already.
     fn ready(&self, export_id: &str) -> impl Future<Output = Result<bool, ServiceError>> + Send;
 
+    /// Queued or running → failed with the reason; false if the export was over already (a
+    /// ready export is never failed).
     fn fail(
         &self,
         export_id: &str,
         reason: &str,
         at: &str,
-    ) -> impl Future<Output = Result<(), ServiceError>> + Send;
+    ) -> impl Future<Output = Result<bool, ServiceError>> + Send;
 }
 
 pub trait ExportQueue: Send + Sync {

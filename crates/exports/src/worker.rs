@@ -101,6 +101,26 @@ impl<L: ExportLedger, E: EventDays, S: CsvStore> ExportWorker<L, E, S> {
         }
     }
 
+    /// The queue gave up on an export's message (its dead-letter queue delivered it): every
+    /// delivery ended without an outcome, the worker stopped by its timeout, its memory or a
+    /// crash. The export is failed saying so, rather than left running for ever.
+    pub async fn abandon(&self, export_id: &str) -> Result<Outcome, ServiceError> {
+        let reason = "the worker stopped without finishing on every try (out of time or memory); \
+                      ask for a shorter period, or ask again";
+        if self
+            .ledger
+            .fail(export_id, reason, &platform::now_rfc3339())
+            .await?
+        {
+            tracing::warn!(export_id, "abandoned export failed");
+            Ok(Outcome::Failed(reason.to_owned()))
+        } else {
+            Ok(Outcome::Skipped(format!(
+                "export {export_id} is over or unknown"
+            )))
+        }
+    }
+
     async fn write(
         &self,
         export: &Export,
@@ -211,6 +231,9 @@ pub struct QueueRecord {
     #[serde(rename = "messageId", default)]
     pub message_id: String,
     pub body: String,
+    /// The queue's ARN: the exports queue, or its dead-letter queue.
+    #[serde(rename = "eventSourceARN", default)]
+    pub event_source_arn: String,
 }
 
 /// The message exports-api queues.

@@ -60,9 +60,13 @@ async fn an_export_is_queued_and_the_same_request_while_queued_is_the_same_expor
     )
     .await;
     assert_eq!((status, &again), (StatusCode::ACCEPTED, &first));
-    assert_eq!(api.queue.sent.lock().unwrap().len(), 1, "queued once");
-
     let id = first["export_id"].as_str().unwrap();
+    assert_eq!(
+        *api.queue.sent.lock().unwrap(),
+        [id, id],
+        "the same export queued again, in case the first request died before queueing it"
+    );
+
     let (status, report) = call(&api, request(Method::GET, &format!("/exports/{id}"), "")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(

@@ -5,7 +5,9 @@ mod fakes;
 use std::collections::BTreeMap;
 
 use exports::export::Status;
-use exports::notify::{ExportNotifier, Object, ObjectCreated, ObjectDetail, Outcome as Notified};
+use exports::notify::{
+    CLAIM_LAPSES_AFTER, ExportNotifier, Object, ObjectCreated, ObjectDetail, Outcome as Notified,
+};
 use exports::ports::Row;
 use exports::worker::{ExportWorker, Outcome, columns};
 use fakes::{Events, Ledger, Mail, Signer, Store};
@@ -256,7 +258,7 @@ async fn the_notifier_mails_the_url_once_and_marks_the_export_ready() {
 }
 
 #[tokio::test]
-async fn a_delivery_while_another_is_mailing_skips_and_a_lapsed_claim_is_taken_over() {
+async fn a_delivery_while_another_is_mailing_is_delivered_again_and_a_lapsed_claim_is_taken_over() {
     let notifier = ExportNotifier {
         ledger: Ledger::default(),
         presigner: Signer,
@@ -276,17 +278,17 @@ async fn a_delivery_while_another_is_mailing_skips_and_a_lapsed_claim_is_taken_o
         .lock()
         .unwrap()
         .insert(ID.into(), platform::now_rfc3339());
-    assert!(matches!(
-        notifier.handle(&landed(&key)).await.unwrap(),
-        Notified::Skipped(_)
-    ));
+    assert!(
+        notifier.handle(&landed(&key)).await.is_err(),
+        "an error, so that the event is delivered again"
+    );
     assert!(notifier.mailer.sent.lock().unwrap().is_empty());
     assert_eq!(notifier.ledger.export(ID).status, Status::Running);
 
     // That one died while mailing: its claim lapses and a retry mails.
     notifier.ledger.mail_claims.lock().unwrap().insert(
         ID.into(),
-        platform::rfc3339_before_now(std::time::Duration::from_secs(301)),
+        platform::rfc3339_before_now(CLAIM_LAPSES_AFTER + std::time::Duration::from_secs(1)),
     );
     assert!(matches!(
         notifier.handle(&landed(&key)).await.unwrap(),
@@ -324,4 +326,105 @@ async fn a_run_out_of_time_aborts_the_upload_and_fails_the_export_saying_so() {
     let export = worker.ledger.export(ID);
     assert_eq!(export.status, Status::Failed);
     assert_eq!(export.error.as_deref(), Some(reason.as_str()));
+}
+
+#[tokio::test]
+async fn a_mailed_export_becomes_ready_though_the_ledger_fails_for_a_while() {
+    let notifier = ExportNotifier {
+        ledger: Ledger::default(),
+        presigner: Signer,
+        mailer: Mail::default(),
+    };
+    notifier.ledger.insert(fakes::export(
+        ID,
+        Status::Running,
+        "2026-11-20",
+        "2026-12-03",
+    ));
+    *notifier.ledger.ready_failures.lock().unwrap() = 2;
+    let key = format!("exports/{ID}.csv");
+
+    assert!(matches!(
+        notifier.handle(&landed(&key)).await.unwrap(),
+        Notified::Mailed { .. }
+    ));
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 1);
+    assert_eq!(notifier.ledger.export(ID).status, Status::Ready);
+}
+
+#[tokio::test]
+async fn a_mailed_export_the_ledger_never_took_is_mailed_again_once_the_claim_lapses() {
+    let notifier = ExportNotifier {
+        ledger: Ledger::default(),
+        presigner: Signer,
+        mailer: Mail::default(),
+    };
+    notifier.ledger.insert(fakes::export(
+        ID,
+        Status::Running,
+        "2026-11-20",
+        "2026-12-03",
+    ));
+    *notifier.ledger.ready_failures.lock().unwrap() = usize::MAX;
+    let key = format!("exports/{ID}.csv");
+
+    assert!(notifier.handle(&landed(&key)).await.is_err());
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 1);
+    assert_eq!(notifier.ledger.export(ID).status, Status::Running);
+
+    // Lambda delivers the event again a minute later: the claim still holds, nothing is sent.
+    *notifier.ledger.ready_failures.lock().unwrap() = 0;
+    assert!(notifier.handle(&landed(&key)).await.is_err());
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 1);
+
+    // Later still the claim has lapsed: mailed again, and now the export is ready.
+    notifier.ledger.mail_claims.lock().unwrap().insert(
+        ID.into(),
+        platform::rfc3339_before_now(CLAIM_LAPSES_AFTER + std::time::Duration::from_secs(1)),
+    );
+    assert!(matches!(
+        notifier.handle(&landed(&key)).await.unwrap(),
+        Notified::Mailed { .. }
+    ));
+    assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 2);
+    assert_eq!(notifier.ledger.export(ID).status, Status::Ready);
+}
+
+#[tokio::test]
+async fn an_export_the_queue_gave_up_on_is_failed_saying_so_unless_it_is_over() {
+    let worker = worker(Events::default(), 1024);
+    worker.ledger.insert(fakes::export(
+        ID,
+        Status::Running,
+        "2026-11-20",
+        "2026-12-03",
+    ));
+
+    let outcome = worker.abandon(ID).await.unwrap();
+
+    assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
+    let export = worker.ledger.export(ID);
+    assert_eq!(export.status, Status::Failed);
+    assert!(
+        export
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("stopped without finishing"),
+        "{export:?}"
+    );
+
+    // A message that reached the dead letters after its export was done changes nothing.
+    const DONE: &str = "7d1c0c55-2c51-4a9e-9d1b-0a7e5f1d6b20";
+    worker.ledger.insert(fakes::export(
+        DONE,
+        Status::Ready,
+        "2026-11-20",
+        "2026-12-03",
+    ));
+    assert!(matches!(
+        worker.abandon(DONE).await.unwrap(),
+        Outcome::Skipped(_)
+    ));
+    assert_eq!(worker.ledger.export(DONE).status, Status::Ready);
 }

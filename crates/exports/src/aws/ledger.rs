@@ -298,7 +298,7 @@ impl ExportLedger for DynamoLedger {
         .await
     }
 
-    async fn fail(&self, export_id: &str, reason: &str, at: &str) -> Result<(), ServiceError> {
+    async fn fail(&self, export_id: &str, reason: &str, at: &str) -> Result<bool, ServiceError> {
         self.update(
             export_id,
             "SET #status = :failed, #error = :error, finished_at = :at",
@@ -306,10 +306,11 @@ impl ExportLedger for DynamoLedger {
                 (":failed", s(Status::Failed.as_str())),
                 (":error", s(reason)),
                 (":at", s(at)),
+                (":queued", s(Status::Queued.as_str())),
+                (":running", s(Status::Running.as_str())),
             ],
-            None,
+            Some("#status IN (:queued, :running)"),
         )
         .await
-        .map(|_| ())
     }
 }

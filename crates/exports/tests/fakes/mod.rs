@@ -21,6 +21,8 @@ pub struct Ledger {
     keys: Mutex<HashMap<String, String>>,
     /// export id → when its mail was claimed.
     pub mail_claims: Mutex<HashMap<String, String>>,
+    /// How many of the next writes of the ready status fail.
+    pub ready_failures: Mutex<usize>,
 }
 
 impl Ledger {
@@ -106,6 +108,11 @@ impl ExportLedger for Ledger {
     }
 
     async fn ready(&self, export_id: &str) -> Result<bool, ServiceError> {
+        let mut failures = self.ready_failures.lock().unwrap();
+        if *failures > 0 {
+            *failures -= 1;
+            return Err(ServiceError::Unavailable("connection reset".into()));
+        }
         let running = self.export(export_id).status == Status::Running;
         if running {
             self.change(export_id, |e| e.status = Status::Ready);
@@ -113,13 +120,19 @@ impl ExportLedger for Ledger {
         Ok(running)
     }
 
-    async fn fail(&self, export_id: &str, reason: &str, at: &str) -> Result<(), ServiceError> {
+    async fn fail(&self, export_id: &str, reason: &str, at: &str) -> Result<bool, ServiceError> {
+        if !matches!(
+            self.export(export_id).status,
+            Status::Queued | Status::Running
+        ) {
+            return Ok(false);
+        }
         self.change(export_id, |e| {
             e.status = Status::Failed;
             e.error = Some(reason.into());
             e.finished_at = Some(at.into());
         });
-        Ok(())
+        Ok(true)
     }
 }
 
