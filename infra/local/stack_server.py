@@ -52,6 +52,8 @@ FUNCTION_URLS = f"http://127.0.0.1:{FUNCTION_URL_PORT}"
 STACK_NAME = os.environ.get("SLUICE_STACK_NAME", "sluice")
 INVOKE_TIMEOUT_SECONDS = float(os.environ.get("SLUICE_INVOKE_TIMEOUT", "120"))
 SYNC_EXECUTION_LIMIT_SECONDS = 300
+# Lambda polls an SQS queue with several pollers; so many batches are delivered at once locally.
+SQS_DELIVERY_THREADS = 4
 
 
 def binary_for(function_name: str) -> str:
@@ -635,13 +637,17 @@ def deliver_sqs_in_background() -> None:
     """SendMessage only queues; a daemon delivers each queue's messages to its mappings' functions,
     a batch at a time, and deletes them when the function succeeded. A failed batch stays in the
     queue, to be received again once its visibility timeout has passed (and redriven, if the
-    queue says so), as with Lambda's own poller. One delivery thread for every queue: FIFO
-    groups and one-at-a-time exports are then what the queue gives, whatever the senders do."""
+    queue says so), as with Lambda's own poller. Like that poller, deliveries run side by side
+    (several threads, each receiving under one lock, since moto's receive is not thread-safe):
+    batches of a standard queue, or of different FIFO message groups, run at once, while a FIFO
+    group's next message is held back until the one before is done. One export at a time is
+    then what the exports queue's single message group gives, not something the stack imposes."""
     from moto.awslambda.utils import get_backend
     from moto.sqs.models import DEDUPLICATION_TIME_IN_SECONDS, Queue, sqs_backends
 
     wake = threading.Event()
     queues: dict[str, Queue] = {}
+    receiving = threading.Lock()
 
     def add_message(self, message) -> None:
         if self.fifo_queue and (
@@ -669,8 +675,9 @@ def deliver_sqs_in_background() -> None:
                         continue
                     while True:
                         try:
-                            messages = backend.receive_message(
-                                queue.name, mapping.batch_size, 0, queue.visibility_timeout)
+                            with receiving:
+                                messages = backend.receive_message(
+                                    queue.name, mapping.batch_size, 0, queue.visibility_timeout)
                         except Exception as failure:  # the queue went away
                             print(f"SQS delivery from {queue.name} stopped: {failure}", file=sys.stderr, flush=True)
                             break
@@ -689,7 +696,8 @@ def deliver_sqs_in_background() -> None:
                             break
 
     Queue.add_message = add_message
-    threading.Thread(target=deliver, name="sqs-mappings", daemon=True).start()
+    for n in range(SQS_DELIVERY_THREADS):
+        threading.Thread(target=deliver, name=f"sqs-mappings-{n}", daemon=True).start()
 
 
 def enforce_presigned_expiry() -> None:
