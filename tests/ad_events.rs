@@ -500,7 +500,31 @@ async fn generated_callbacks_are_stored_exactly_once_and_a_redelivery_changes_no
         assert_eq!(item["network"].as_s().unwrap(), &callback.network);
     }
 
-    // A forced redelivery of the last records of every partition changes nothing.
+    // A forced redelivery of the last records of every partition changes nothing: neither the
+    // counts nor the items of the last callbacks sent, which those records hold.
+    let last_sent: Vec<&Callback> = callbacks
+        .iter()
+        .filter(|c| c.expect == Expect::Accepted)
+        .rev()
+        .take(200)
+        .collect();
+    let mut before = Vec::new();
+    for callback in &last_sent {
+        before.push(
+            stack
+                .item(
+                    callback.field("app_id"),
+                    &day_of(callback),
+                    &callback.network,
+                    callback.field("event_id"),
+                )
+                .await,
+        );
+    }
+    assert!(
+        before.iter().all(Option::is_some),
+        "the last callbacks are stored"
+    );
     let redelivery = last_records(stack.get("KAFKA_BOOTSTRAP_SERVERS"), 400);
     let redelivered: usize = redelivery["records"]
         .as_object()
@@ -527,6 +551,17 @@ async fn generated_callbacks_are_stored_exactly_once_and_a_redelivery_changes_no
         expected,
         "a redelivery stores nothing twice"
     );
+    for (callback, before) in last_sent.iter().zip(&before) {
+        let after = stack
+            .item(
+                callback.field("app_id"),
+                &day_of(callback),
+                &callback.network,
+                callback.field("event_id"),
+            )
+            .await;
+        assert_eq!(&after, before, "{callback:?} changed on redelivery");
+    }
 }
 
 #[tokio::test]
