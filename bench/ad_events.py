@@ -4,11 +4,13 @@ and stored events/s through events-sink into the local DynamoDB.
 Run by `make bench` with release builds (SLUICE_WATCH_RELEASE=1). wrk (one thread,
 CONNECTIONS keep-alive connections, bench/wrk-get-callback.lua) sends GET install callbacks with
 unique event ids of a run-tagged app for SECONDS to the stack's logs-server; a 200 is an
-acknowledged produce to the ad events topic. Meanwhile the local MSK poller hands the topic to
-events-sink (BatchSize 1000, as the template has), which writes to moto's DynamoDB. The stored
-count of the run's app is read until it holds every acknowledged callback: stored events/s is
-that count over the time from the load's start to when the last was stored. The bridge, the
-broker, the poller, the sink and moto share the 2 cores, so each figure is what the others leave.
+acknowledged produce to the ad events topic. The local MSK poller is paused (SIGSTOP) during the
+load, so the topic fills; then it is let go and hands the topic to events-sink (BatchSize 1000,
+as the template has), which writes to moto's DynamoDB. The stored count of the run's app is read
+until it holds every acknowledged callback: stored events/s is that count over the time from the
+poller's release to when the last was stored, so it is the sink's pace on a backlog, not the
+callbacks' rate. The bridge, the broker, the poller, the sink and moto share the 2 cores, so each
+figure is what the others leave.
 The script fails if a callback is refused, or if the table ends up holding fewer events than
 were acknowledged or more than were sent.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,10 +75,15 @@ def main() -> int:
 
     env = {**os.environ, "SLUICE_BENCH_NETWORK": network, "SLUICE_BENCH_NETWORK_KEY": key,
            "SLUICE_BENCH_APP": app, "SLUICE_BENCH_OCCURRED_AT": occurred_at}
-    started = time.monotonic()
-    out = subprocess.run([wrk, "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "-s",
-                          str(ROOT / "bench/wrk-get-callback.lua"), bridge],
-                         check=True, capture_output=True, text=True, env=env).stdout
+    poller = int((ROOT / ".local" / "poller.pid").read_text())
+    os.kill(poller, signal.SIGSTOP)
+    try:
+        out = subprocess.run([wrk, "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "-s",
+                              str(ROOT / "bench/wrk-get-callback.lua"), bridge],
+                             check=True, capture_output=True, text=True, env=env).stdout
+    finally:
+        started = time.monotonic()
+        os.kill(poller, signal.SIGCONT)
     load = json.loads(out.strip().splitlines()[-1])
     acknowledged = load["requests"] - load["non_2xx"]
     figures = {"connections": int(CONNECTIONS),
@@ -100,7 +108,7 @@ def main() -> int:
             break
         time.sleep(0.5)
     seconds = last_change - started
-    sink = {"stored": count - 1, "seconds_from_load_start": round(seconds, 1),
+    sink = {"stored": count - 1, "seconds_from_poller_release": round(seconds, 1),
             "stored_events_per_second": round((count - 1) / seconds) if seconds > 0 else None}
     print(f"stored through events-sink: {json.dumps(sink)}", flush=True)
     if not want <= count <= at_most:

@@ -47,6 +47,17 @@ ENVIRONMENT = {
     "APPROVAL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:bench-admins",
     "RECORDS_ADMIN_KEY_PARAMETER": "/bench/admin-key",
     "RECORDS_URL": "https://bench.example/",
+    "AD_EVENTS_TABLE": "bench-ad-events",
+    "AD_PARKED_EVENTS_TABLE": "bench-ad-parked",
+    "AD_SCHEMA_REGISTRY": "bench-ad-events",
+    # The bridge as deployed: callbacks on, with static keys (the SSM read would wait on AWS).
+    "AD_EVENTS_TOPIC": "bench-ad-events",
+    "AD_NETWORK_KEYS": "bench:bench-network-key",
+    "EXPORTS_TABLE": "bench-exports",
+    "EXPORTS_BUCKET": "bench-exports",
+    "EXPORTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-exports.fifo",
+    "EXPORTS_DEAD_LETTERS_ARN": "arn:aws:sqs:us-east-1:123456789012:bench-exports-dead-letters.fifo",
+    "EXPORTS_SENDER": "exports@example.com",
     "PATH": "/usr/bin:/bin",
 }
 
