@@ -19,6 +19,8 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// How long before the invocation's deadline a run gives up: time to abort the upload and say
 /// why in the ledger.
 pub const TIME_MARGIN: Duration = Duration::from_secs(10);
+/// The longest a run can take: the worker's timeout.
+pub const RUN_LIMIT: Duration = Duration::from_secs(900);
 
 /// The CSV's columns: what every stored event has, then every field of every schema version.
 pub fn columns(catalog: &Catalog) -> Vec<String> {
@@ -105,6 +107,20 @@ impl<L: ExportLedger, E: EventDays, S: CsvStore> ExportWorker<L, E, S> {
     /// delivery ended without an outcome, the worker stopped by its timeout, its memory or a
     /// crash. The export is failed saying so, rather than left running for ever.
     pub async fn abandon(&self, export_id: &str) -> Result<Outcome, ServiceError> {
+        // A copy of the message (the same request sent again after the queue's deduplication
+        // window) may be running it now: a run started within a run's time is left alone.
+        if let Some(export) = self.ledger.get(export_id).await?
+            && export.status == Status::Running
+            && export
+                .started_at
+                .as_deref()
+                .is_some_and(|at| at > platform::rfc3339_before_now(RUN_LIMIT).as_str())
+        {
+            return Ok(Outcome::Skipped(format!(
+                "export {export_id} was started again at {}",
+                export.started_at.as_deref().unwrap_or_default()
+            )));
+        }
         let reason = "the worker stopped without finishing on every try (out of time or memory); \
                       ask for a shorter period, or ask again";
         if self

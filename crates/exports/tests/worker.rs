@@ -414,6 +414,17 @@ async fn an_export_the_queue_gave_up_on_is_failed_saying_so_unless_it_is_over() 
         "{export:?}"
     );
 
+    // A copy of the message (the same request asked again) started it a moment ago: left alone.
+    const AGAIN: &str = "2b7c1f0e-5d4a-4f3e-8a1b-6c9d0e1f2a3b";
+    let mut running = fakes::export(AGAIN, Status::Running, "2026-11-20", "2026-12-03");
+    running.started_at = Some(platform::now_rfc3339());
+    worker.ledger.insert(running);
+    assert!(matches!(
+        worker.abandon(AGAIN).await.unwrap(),
+        Outcome::Skipped(_)
+    ));
+    assert_eq!(worker.ledger.export(AGAIN).status, Status::Running);
+
     // A message that reached the dead letters after its export was done changes nothing.
     const DONE: &str = "7d1c0c55-2c51-4a9e-9d1b-0a7e5f1d6b20";
     worker.ledger.insert(fakes::export(

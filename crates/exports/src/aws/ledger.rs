@@ -159,17 +159,22 @@ impl ExportLedger for DynamoLedger {
                 Ok(_) => return Ok(Created::New),
                 Err(err) => err,
             };
-            let pointer_taken = err
-                .as_service_error()
-                .and_then(|e| match e {
-                    TransactWriteItemsError::TransactionCanceledException(canceled) => {
-                        Some(canceled)
-                    }
-                    _ => None,
-                })
-                .and_then(|canceled| canceled.cancellation_reasons().get(1))
-                .and_then(|reason| reason.code())
-                == Some("ConditionalCheckFailed");
+            let reasons = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+                    canceled.cancellation_reasons()
+                }
+                _ => &[],
+            };
+            // The same request at the same moment: DynamoDB cancels one of two transactions on
+            // the same item as a conflict; tried again, it finds the other's pointer.
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                continue;
+            }
+            let pointer_taken =
+                reasons.get(1).and_then(|reason| reason.code()) == Some("ConditionalCheckFailed");
             if !pointer_taken {
                 return Err(service_error(err));
             }
