@@ -28,8 +28,9 @@ use crate::ports::{BATCH_LIMIT, EventTable, PARKED_VALUE_LIMIT, Parked, TableErr
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// How long before the invocation's deadline retries stop, leaving time to park and answer.
-pub const TIME_MARGIN: Duration = Duration::from_secs(5);
+/// How long before the invocation's deadline no call is begun: more than one SDK operation may
+/// take (10 s), so that the answer is given before the deadline.
+pub const TIME_MARGIN: Duration = Duration::from_secs(12);
 
 /// How many BatchWriteItem calls are in flight at once.
 const CALLS_IN_FLIGHT: usize = 4;
@@ -316,6 +317,11 @@ impl<T: EventTable, R: SchemaRegistry> EventsSink<T, R> {
     }
 
     async fn park(&self, record: &Parked, deadline: Option<SystemTime>) -> Result<(), TableError> {
+        if deadline.is_some_and(|d| SystemTime::now() + TIME_MARGIN >= d) {
+            return Err(TableError::Unavailable(
+                "no time left in this invocation".into(),
+            ));
+        }
         let mut result = self.table.park(record).await;
         for retry in 0..self.backoff.attempts.saturating_sub(1) {
             match &result {
