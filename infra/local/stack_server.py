@@ -638,7 +638,7 @@ def deliver_sqs_in_background() -> None:
     a batch at a time, and deletes them when the function succeeded. A failed batch stays in the
     queue, to be received again once its visibility timeout has passed (and redriven, if the
     queue says so), as with Lambda's own poller. Like that poller, deliveries run side by side
-    (several threads, each receiving under one lock, since moto's receive is not thread-safe):
+    (several threads, receiving and deleting under one lock, since moto's are not thread-safe):
     batches of a standard queue, or of different FIFO message groups, run at once, while a FIFO
     group's next message is held back until the one before is done. One export at a time is
     then what the exports queue's single message group gives, not something the stack imposes."""
@@ -688,7 +688,7 @@ def deliver_sqs_in_background() -> None:
                                 arn, messages, queue.queue_arn)
                             if not delivered:
                                 break  # received again after the visibility timeout
-                            with queue._messages_lock:
+                            with receiving, queue._messages_lock:
                                 for message in messages:
                                     backend.delete_message(queue.name, message.receipt_handle)
                         except Exception as failure:  # keep delivering the other batches
