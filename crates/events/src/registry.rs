@@ -1,5 +1,5 @@
 //! The schema registry: the port, and the cache the bridge and the sink put in front of it
-//! (its AWS Glue adapter is [`crate::glue`]) (a version's id and definition never change once registered, so each is
+//! (its AWS Glue adapter is the `glue` module) (a version's id and definition never change once registered, so each is
 //! asked for once per process).
 //!
 //! The bridge finds the id of the version it writes by the version's definition (what AWS's
