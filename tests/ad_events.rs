@@ -98,6 +98,17 @@ impl Stack {
         counts
     }
 
+    /// The item a callback makes, if stored.
+    async fn item_of(&self, callback: &Callback) -> Option<HashMap<String, AttributeValue>> {
+        self.item(
+            callback.field("app_id"),
+            &day_of(callback),
+            &callback.network,
+            callback.field("event_id"),
+        )
+        .await
+    }
+
     async fn item(
         &self,
         app: &str,
@@ -474,14 +485,7 @@ async fn generated_callbacks_are_stored_exactly_once_and_a_redelivery_changes_no
 
     // Stored as sent, whichever version it followed; refused ones not at all.
     for callback in callbacks.iter().step_by(997) {
-        let item = stack
-            .item(
-                callback.field("app_id"),
-                &day_of(callback),
-                &callback.network,
-                callback.field("event_id"),
-            )
-            .await;
+        let item = stack.item_of(callback).await;
         if callback.expect != Expect::Accepted {
             assert!(item.is_none(), "{callback:?} was stored");
             continue;
@@ -510,16 +514,7 @@ async fn generated_callbacks_are_stored_exactly_once_and_a_redelivery_changes_no
         .collect();
     let mut before = Vec::new();
     for callback in &last_sent {
-        before.push(
-            stack
-                .item(
-                    callback.field("app_id"),
-                    &day_of(callback),
-                    &callback.network,
-                    callback.field("event_id"),
-                )
-                .await,
-        );
+        before.push(stack.item_of(callback).await);
     }
     assert!(
         before.iter().all(Option::is_some),
@@ -552,14 +547,7 @@ async fn generated_callbacks_are_stored_exactly_once_and_a_redelivery_changes_no
         "a redelivery stores nothing twice"
     );
     for (callback, before) in last_sent.iter().zip(&before) {
-        let after = stack
-            .item(
-                callback.field("app_id"),
-                &day_of(callback),
-                &callback.network,
-                callback.field("event_id"),
-            )
-            .await;
+        let after = stack.item_of(callback).await;
         assert_eq!(&after, before, "{callback:?} changed on redelivery");
     }
 }

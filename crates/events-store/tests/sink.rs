@@ -14,7 +14,7 @@ use events::{Kind, wire};
 use events_store::item::{Attr, EventItem, ItemKey};
 use events_store::ports::{EventTable, PARKED_VALUE_LIMIT, Parked, TableError};
 use events_store::sink::{Backoff, EventsSink};
-use platform::msk::{BatchItemFailure, ItemIdentifier, KafkaEvent, KafkaRecord};
+use platform::msk::{BatchItemFailure, BatchResponse, ItemIdentifier, KafkaEvent, KafkaRecord};
 use sha2::{Digest, Sha256};
 use time::macros::datetime;
 use uuid::Uuid;
@@ -172,6 +172,17 @@ fn event(partitions: &[(&str, Records)]) -> KafkaEvent {
         event.records.insert(partition.to_string(), records);
     }
     event
+}
+
+/// The partitions and offsets a response reports, in order.
+fn reported(response: BatchResponse) -> Vec<(String, i64)> {
+    let mut failures: Vec<(String, i64)> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| (f.item_identifier.partition, f.item_identifier.offset))
+        .collect();
+    failures.sort();
+    failures
 }
 
 fn key(day: &str, sk: &str) -> ItemKey {
@@ -518,12 +529,7 @@ async fn the_same_event_on_two_partitions_is_written_once_and_reported_on_both_i
 
     let response = sink.handle(batch).await;
 
-    let mut failures: Vec<(String, i64)> = response
-        .batch_item_failures
-        .into_iter()
-        .map(|f| (f.item_identifier.partition, f.item_identifier.offset))
-        .collect();
-    failures.sort();
+    let failures = reported(response);
     assert_eq!(
         failures,
         [("ad-events-0".into(), 40), ("ad-events-1".into(), 5)],
@@ -549,12 +555,7 @@ async fn an_event_alone_on_two_partitions_reports_both_when_it_is_not_written() 
 
     let response = sink.handle(batch).await;
 
-    let mut failures: Vec<(String, i64)> = response
-        .batch_item_failures
-        .into_iter()
-        .map(|f| (f.item_identifier.partition, f.item_identifier.offset))
-        .collect();
-    failures.sort();
+    let failures = reported(response);
     assert_eq!(
         failures,
         [("ad-events-0".into(), 3), ("ad-events-1".into(), 9)]

@@ -213,6 +213,22 @@ fn landed(key: &str) -> ObjectCreated {
     }
 }
 
+/// A notifier over a ledger holding export `ID`, running, its CSV about to land.
+fn notifier_of_a_running_export() -> ExportNotifier<Ledger, Signer, Mail> {
+    let notifier = ExportNotifier {
+        ledger: Ledger::default(),
+        presigner: Signer,
+        mailer: Mail::default(),
+    };
+    notifier.ledger.insert(fakes::export(
+        ID,
+        Status::Running,
+        "2026-11-20",
+        "2026-12-03",
+    ));
+    notifier
+}
+
 #[tokio::test]
 async fn the_notifier_mails_the_url_once_and_marks_the_export_ready() {
     let notifier = ExportNotifier {
@@ -259,17 +275,7 @@ async fn the_notifier_mails_the_url_once_and_marks_the_export_ready() {
 
 #[tokio::test]
 async fn a_delivery_while_another_is_mailing_is_delivered_again_and_a_lapsed_claim_is_taken_over() {
-    let notifier = ExportNotifier {
-        ledger: Ledger::default(),
-        presigner: Signer,
-        mailer: Mail::default(),
-    };
-    notifier.ledger.insert(fakes::export(
-        ID,
-        Status::Running,
-        "2026-11-20",
-        "2026-12-03",
-    ));
+    let notifier = notifier_of_a_running_export();
     let key = format!("exports/{ID}.csv");
     // Another delivery of the same event claimed the mail a moment ago.
     notifier
@@ -330,17 +336,7 @@ async fn a_run_out_of_time_aborts_the_upload_and_fails_the_export_saying_so() {
 
 #[tokio::test]
 async fn a_mailed_export_becomes_ready_though_the_ledger_fails_for_a_while() {
-    let notifier = ExportNotifier {
-        ledger: Ledger::default(),
-        presigner: Signer,
-        mailer: Mail::default(),
-    };
-    notifier.ledger.insert(fakes::export(
-        ID,
-        Status::Running,
-        "2026-11-20",
-        "2026-12-03",
-    ));
+    let notifier = notifier_of_a_running_export();
     *notifier.ledger.ready_failures.lock().unwrap() = 2;
     let key = format!("exports/{ID}.csv");
 
@@ -354,17 +350,7 @@ async fn a_mailed_export_becomes_ready_though_the_ledger_fails_for_a_while() {
 
 #[tokio::test]
 async fn a_mailed_export_the_ledger_never_took_is_mailed_again_once_the_claim_lapses() {
-    let notifier = ExportNotifier {
-        ledger: Ledger::default(),
-        presigner: Signer,
-        mailer: Mail::default(),
-    };
-    notifier.ledger.insert(fakes::export(
-        ID,
-        Status::Running,
-        "2026-11-20",
-        "2026-12-03",
-    ));
+    let notifier = notifier_of_a_running_export();
     *notifier.ledger.ready_failures.lock().unwrap() = usize::MAX;
     let key = format!("exports/{ID}.csv");
 
