@@ -70,8 +70,9 @@ e2e-suites:
 	$(VENV)/bin/pytest -q infra/local/tests
 	driver="$$(infra/local/install-browser.sh)" && CHROMEDRIVER="$$driver" $(BROWSER_VENV)/bin/pytest -q -p no:cacheprovider tests/browser
 
-bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline, records ingest under the simulator, ad callbacks and their storage, an export of 1 M events
+bench: ## benchmarks: validation, function init and size, the ETL engine against DuckDB and PySpark, the log bridge, the ETL pipeline, records ingest under the simulator, ad callbacks and their storage, the export worker at 1 M and 2 M rows, an export through the local stack
 	cargo bench -p records --bench validation
+	cargo bench -p exports --bench worker
 	cargo build --release --bins
 	$(VENV)/bin/python bench/functions.py
 	$(VENV)/bin/python bench/etl.py
