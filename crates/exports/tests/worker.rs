@@ -213,6 +213,14 @@ fn landed(key: &str) -> ObjectCreated {
     }
 }
 
+/// Makes the claim on export `ID`'s mail older than a claim holds.
+fn lapse_mail_claim(ledger: &Ledger) {
+    ledger.mail_claims.lock().unwrap().insert(
+        ID.into(),
+        platform::rfc3339_before_now(CLAIM_LAPSES_AFTER + std::time::Duration::from_secs(1)),
+    );
+}
+
 /// A notifier over a ledger holding export `ID`, running, its CSV about to land.
 fn notifier_of_a_running_export() -> ExportNotifier<Ledger, Signer, Mail> {
     let notifier = ExportNotifier {
@@ -292,10 +300,7 @@ async fn a_delivery_while_another_is_mailing_is_delivered_again_and_a_lapsed_cla
     assert_eq!(notifier.ledger.export(ID).status, Status::Running);
 
     // That one died while mailing: its claim lapses and a retry mails.
-    notifier.ledger.mail_claims.lock().unwrap().insert(
-        ID.into(),
-        platform::rfc3339_before_now(CLAIM_LAPSES_AFTER + std::time::Duration::from_secs(1)),
-    );
+    lapse_mail_claim(&notifier.ledger);
     assert!(matches!(
         notifier.handle(&landed(&key)).await.unwrap(),
         Notified::Mailed { .. }
@@ -364,10 +369,7 @@ async fn a_mailed_export_the_ledger_never_took_is_mailed_again_once_the_claim_la
     assert_eq!(notifier.mailer.sent.lock().unwrap().len(), 1);
 
     // Later still the claim has lapsed: mailed again, and now the export is ready.
-    notifier.ledger.mail_claims.lock().unwrap().insert(
-        ID.into(),
-        platform::rfc3339_before_now(CLAIM_LAPSES_AFTER + std::time::Duration::from_secs(1)),
-    );
+    lapse_mail_claim(&notifier.ledger);
     assert!(matches!(
         notifier.handle(&landed(&key)).await.unwrap(),
         Notified::Mailed { .. }
