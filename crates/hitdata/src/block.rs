@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use hashbrown::HashMap;
 
 use crate::hits::{self, Columns, Rejection, lossy};
-use crate::referrer::SearchReferral;
+use crate::referrer::{ReferralCache, SearchReferral};
 use crate::revenue::Revenue;
 use crate::{WARNING_EXAMPLES, Warning};
 
@@ -126,7 +126,7 @@ impl ParsedBlock {
         line: u64,
         time: i64,
         key: &[&[u8]],
-        referral: Option<SearchReferral>,
+        referral: Option<&SearchReferral>,
         revenue: Option<Revenue>,
     ) {
         let timed = TimedLine { line, time };
@@ -151,12 +151,12 @@ impl ParsedBlock {
         }
         let referral = match referral {
             None => NO_REFERRAL,
-            Some(referral) => match self.referral_ids.get(&referral) {
+            Some(referral) => match self.referral_ids.get(referral) {
                 Some(id) => *id,
                 None => {
                     let id = self.referrals.len() as u32;
                     self.referrals.push(referral.clone());
-                    self.referral_ids.insert(referral, id);
+                    self.referral_ids.insert(referral.clone(), id);
                     id
                 }
             },
@@ -268,8 +268,13 @@ impl Iterator for Separators<'_> {
 }
 
 /// Parses `data`, whole lines, into `block` (emptied first, its buffers reused); line numbers
-/// in the result count from 0 at the block's start.
-pub fn parse_block(data: &[u8], layout: &Layout, block: &mut ParsedBlock) {
+/// in the result count from 0 at the block's start. `referrals` is the calling worker's.
+pub fn parse_block(
+    data: &[u8],
+    layout: &Layout,
+    block: &mut ParsedBlock,
+    referrals: &mut ReferralCache,
+) {
     block.clear(layout.shards);
     let mut line_number = 0u64;
     let mut start = 0;
@@ -292,7 +297,7 @@ pub fn parse_block(data: &[u8], layout: &Layout, block: &mut ParsedBlock) {
             Err(Rejection::TooFewFields) => block.too_few_fields += 1,
             Err(Rejection::BadHitTime) => block.bad_hit_time += 1,
             Ok(fields) => {
-                let referral = hits::search_referral_of(&fields);
+                let referral = referrals.referral(&lossy(fields.referrer), fields.page_url);
                 let revenue = hits::purchase_of(&fields).map(|purchase| {
                     for text in purchase.malformed {
                         block.warnings += 1;

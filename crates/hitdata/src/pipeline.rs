@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::block::{Layout, ParsedBlock, parse_block};
+use crate::referrer::ReferralCache;
 use crate::visits::{Sequencer, Sessions, Shard};
 use crate::{EngineError, Options, WARNING_EXAMPLES, Warning};
 
@@ -284,6 +285,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 fn work<'a, S: BlockSource<'a>>(shared: &Shared<'_, S>, worker: usize) {
     let _stop_on_panic = StopOnPanic(shared);
     let prefer = worker % shared.layout.shards;
+    let mut referrals = ReferralCache::default();
     while !shared.stop.load(Ordering::Relaxed) {
         // Admitted work first: it frees memory and lets the others run ahead.
         let claimed = lock(shared.admitting).claim(prefer);
@@ -306,7 +308,7 @@ fn work<'a, S: BlockSource<'a>>(shared: &Shared<'_, S>, worker: usize) {
             }
         };
         let mut parsed = lock(shared.parsed_spares).pop().unwrap_or_default();
-        parse_block(&data, shared.layout, &mut parsed);
+        parse_block(&data, shared.layout, &mut parsed, &mut referrals);
         if let Cow::Owned(buffer) = data {
             lock(shared.spares).push(buffer);
         }

@@ -1,5 +1,7 @@
 //! Search referrals: which referrers are an external search engine, and the keyword they carry.
 
+use std::hash::BuildHasher;
+
 use crate::keyword;
 
 /// Search engines by the first label of their registrable domain, with the query parameters
@@ -35,6 +37,21 @@ pub struct UrlParts<'a> {
 /// Splits an absolute `http://` or `https://` URL (scheme case-insensitive); anything else is
 /// not a URL a referral can come from.
 pub fn parse_url(url: &[u8]) -> Option<UrlParts<'_>> {
+    let (host, after) = split_host(url)?;
+    let after = &after[..memchr::memchr(b'#', after).unwrap_or(after.len())];
+    let query = match memchr::memchr(b'?', after) {
+        Some(q) => &after[q + 1..],
+        None => &[][..],
+    };
+    Some(UrlParts {
+        host: lower_host(host),
+        query,
+    })
+}
+
+/// The host of an absolute http(s) URL as written (without userinfo, port or a trailing dot; not
+/// empty), and what follows the authority.
+fn split_host(url: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = strip_prefix_ignore_case(url, b"http://")
         .or_else(|| strip_prefix_ignore_case(url, b"https://"))?;
     let authority_end = rest
@@ -54,16 +71,11 @@ pub fn parse_url(url: &[u8]) -> Option<UrlParts<'_>> {
     if host.is_empty() {
         return None;
     }
-    let after = &rest[authority_end..];
-    let after = &after[..after.iter().position(|&b| b == b'#').unwrap_or(after.len())];
-    let query = match after.iter().position(|&b| b == b'?') {
-        Some(q) => &after[q + 1..],
-        None => &[][..],
-    };
-    Some(UrlParts {
-        host: String::from_utf8_lossy(host).to_ascii_lowercase(),
-        query,
-    })
+    Some((host, &rest[authority_end..]))
+}
+
+fn lower_host(host: &[u8]) -> String {
+    String::from_utf8_lossy(host).to_ascii_lowercase()
 }
 
 fn strip_prefix_ignore_case<'a>(value: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -91,6 +103,13 @@ fn first_value<'a>(query: &'a [u8], name: &str) -> Option<&'a [u8]> {
 /// A search referral when `referrer` is an external search engine URL carrying a keyword. A
 /// referrer on the registrable domain of the hit's own `page_url` is site search: internal.
 pub fn search_referral(referrer: &[u8], page_url: &[u8]) -> Option<SearchReferral> {
+    let referral = engine_referral(referrer)?;
+    let page = split_host(page_url).and_then(|(host, _)| page_domain(host));
+    (page.as_deref() != Some(referral.domain.as_str())).then_some(referral)
+}
+
+/// The engine's registrable domain and the keyword a referrer carries, whatever the page.
+fn engine_referral(referrer: &[u8]) -> Option<SearchReferral> {
     // The Public Suffix List lookup is the costly step; most referrers never need it.
     if !may_be_search_engine(referrer) {
         return None;
@@ -98,10 +117,6 @@ pub fn search_referral(referrer: &[u8], page_url: &[u8]) -> Option<SearchReferra
     let url = parse_url(referrer)?;
     let domain = registrable_domain(&url.host)?;
     let parameters = engine(domain.split('.').next()?)?;
-    let page_host = parse_url(page_url).map(|page| page.host);
-    if page_host.as_deref().and_then(registrable_domain) == Some(domain) {
-        return None;
-    }
     let keyword = parameters
         .iter()
         .filter_map(|name| first_value(url.query, name))
@@ -110,6 +125,75 @@ pub fn search_referral(referrer: &[u8], page_url: &[u8]) -> Option<SearchReferra
         domain: domain.to_owned(),
         keyword,
     })
+}
+
+/// The registrable domain of a page's host as written in its URL.
+fn page_domain(host: &[u8]) -> Option<String> {
+    registrable_domain(&lower_host(host)).map(str::to_owned)
+}
+
+/// Referrers in this many slots per cache.
+const CACHED_REFERRERS: usize = 4096;
+
+/// One worker's memory of the referrers it saw lately and of the last page host, so that a
+/// repeated referrer is not parsed, looked up in the Public Suffix List and decoded again on
+/// every hit. Referrers are kept by their exact text, each in the slot of its hash (a new one
+/// takes the place of the one there), so memory stays small whatever the traffic. Gives what
+/// [`search_referral`] gives.
+#[derive(Debug)]
+pub struct ReferralCache {
+    hasher: foldhash::fast::FixedState,
+    referrers: Vec<Option<Remembered<SearchReferral>>>,
+    /// The last page host, as written, and its registrable domain.
+    page: Option<Remembered<String>>,
+}
+
+/// A text as written, and what it gave.
+type Remembered<T> = (Box<[u8]>, Option<T>);
+
+impl Default for ReferralCache {
+    fn default() -> Self {
+        Self::with_slots(CACHED_REFERRERS)
+    }
+}
+
+impl ReferralCache {
+    fn with_slots(slots: usize) -> Self {
+        Self {
+            hasher: foldhash::fast::FixedState::with_seed(0x4ef3_22a1),
+            referrers: vec![None; slots.next_power_of_two()],
+            page: None,
+        }
+    }
+
+    /// [`search_referral`] of `referrer` (already decoded) and `page_url`.
+    pub fn referral(&mut self, referrer: &[u8], page_url: &[u8]) -> Option<&SearchReferral> {
+        if !may_be_search_engine(referrer) {
+            return None;
+        }
+        let slot = self.hasher.hash_one(referrer) as usize & (self.referrers.len() - 1);
+        let cached = self.referrers[slot]
+            .as_ref()
+            .is_some_and(|(text, _)| **text == *referrer);
+        if !cached {
+            self.referrers[slot] = Some((referrer.into(), engine_referral(referrer)));
+        }
+        let domain = self.referrers[slot].as_ref()?.1.as_ref()?.domain.as_str();
+        let site_search = match split_host(page_url) {
+            None => false,
+            Some((host, _)) => {
+                let known = self.page.as_ref().is_some_and(|(text, _)| **text == *host);
+                if !known {
+                    self.page = Some((host.into(), page_domain(host)));
+                }
+                self.page.as_ref().and_then(|(_, page)| page.as_deref()) == Some(domain)
+            }
+        };
+        if site_search {
+            return None;
+        }
+        self.referrers[slot].as_ref()?.1.as_ref()
+    }
 }
 
 /// A cheap test on the raw field, without allocating: could it name an engine at all? True for
@@ -210,6 +294,49 @@ mod tests {
             referral("http://www.google.com/search?q=&q=second", None),
             None
         );
+    }
+
+    #[test]
+    fn the_cache_gives_what_search_referral_gives() {
+        let referrers: [&[u8]; 12] = [
+            b"http://www.google.com/search?q=Ipod",
+            b"https://search.yahoo.com/search?p=cd+player",
+            b"http://www.esshopzilla.com/search/?k=Ipod",
+            b"http://www.google.com/search?q=",
+            b"http://www.bing.com/search?q=zune#q=other",
+            b"HTTP://WWW.GOOGLE.CO.UK/search?hl=en&q=Zune",
+            b"http://search.aol.com/aol/search?q=&query=tv",
+            b"http://www.google.com/",
+            b"",
+            b"http://www.google.com\xff/search?q=x",
+            b"http://user@www.google.com:8080./search?q=tv",
+            b"https://www.esshopzilla.com/product/?pid=as32213",
+        ];
+        let pages: [&[u8]; 5] = [
+            b"http://www.esshopzilla.com/product/?pid=as32213",
+            b"http://www.google.com/maps",
+            b"https://shop.esshopzilla.com:443/cart",
+            b"not a url",
+            b"",
+        ];
+        // A cache of one slot makes every other referrer replace the last; the default keeps
+        // them all. Pages change often and come back.
+        for mut cache in [ReferralCache::with_slots(1), ReferralCache::default()] {
+            for round in 0..3 {
+                for (i, referrer) in referrers.iter().enumerate() {
+                    for page in pages.iter().cycle().skip(i + round).take(pages.len()) {
+                        let referrer = crate::hits::lossy(referrer);
+                        assert_eq!(
+                            cache.referral(&referrer, page),
+                            search_referral(&referrer, page).as_ref(),
+                            "{:?} on {:?}",
+                            String::from_utf8_lossy(&referrer),
+                            String::from_utf8_lossy(page)
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

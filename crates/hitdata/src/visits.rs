@@ -658,10 +658,12 @@ mod tests {
                     i as u64,
                     *time,
                     &[visitor.as_bytes()],
-                    referral.map(|(domain, keyword)| SearchReferral {
-                        domain: domain.into(),
-                        keyword: keyword.into(),
-                    }),
+                    referral
+                        .map(|(domain, keyword)| SearchReferral {
+                            domain: domain.into(),
+                            keyword: keyword.into(),
+                        })
+                        .as_ref(),
                     revenue.map(|r| Revenue::parse(r).unwrap()),
                 );
             }
