@@ -184,8 +184,31 @@ pub fn lossy(bytes: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// A decimal integer as `str::parse::<i64>` reads one (an optional sign, then at least one ASCII
+/// digit, within range), straight from the bytes.
 fn parse_integer(field: &[u8]) -> Option<i64> {
-    std::str::from_utf8(field).ok()?.parse().ok()
+    let (negative, digits) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, field),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &byte in digits {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?;
+        value = if negative {
+            value.checked_sub(i64::from(digit))?
+        } else {
+            value.checked_add(i64::from(digit))?
+        };
+    }
+    Some(value)
 }
 
 /// A field wrapped entirely in double quotes loses that one pair.
@@ -229,6 +252,59 @@ mod tests {
             Columns::from_header(b"\r\n").unwrap_err(),
             HeaderError::Empty
         );
+    }
+
+    #[test]
+    fn times_are_read_as_the_standard_parser_reads_them() {
+        let mut cases: Vec<String> = [
+            "",
+            "+",
+            "-",
+            "0",
+            "-0",
+            "+0",
+            "+-1",
+            "--1",
+            "1254033280",
+            "0001254033280",
+            " 1",
+            "1 ",
+            "1_0",
+            "12a",
+            "0x10",
+            "1e3",
+            "1.0",
+            "\u{661}\u{662}",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "+9223372036854775807",
+            "00000000000000000000000000009223372036854775807",
+            "99999999999999999999",
+        ]
+        .iter()
+        .map(|case| case.to_string())
+        .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 22) as usize;
+            let case: String = (0..len)
+                .map(|i| b"0123456789-+ a"[((state >> (i * 2 % 60)) % 14) as usize] as char)
+                .collect();
+            cases.push(case);
+        }
+        for case in cases {
+            assert_eq!(
+                parse_integer(case.as_bytes()),
+                case.parse::<i64>().ok(),
+                "{case:?}"
+            );
+        }
+        assert_eq!(parse_integer(b"\xff1"), None);
     }
 
     #[test]
