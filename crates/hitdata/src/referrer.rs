@@ -211,11 +211,24 @@ pub fn may_be_search_engine(referrer: &[u8]) -> bool {
         None => authority,
     };
     host.split(|&b| b == b'.' || b == b':').any(|label| {
-        ENGINES
-            .iter()
-            .any(|(engine, _)| label.eq_ignore_ascii_case(engine.as_bytes()))
+        label.len() < 64
+            && ENGINE_LENGTHS & (1 << label.len()) != 0
+            && ENGINES
+                .iter()
+                .any(|(engine, _)| label.eq_ignore_ascii_case(engine.as_bytes()))
     })
 }
+
+/// Bit `n` is set when an engine's name is `n` bytes long: most labels are no engine's length.
+const ENGINE_LENGTHS: u64 = {
+    let mut lengths = 0u64;
+    let mut i = 0;
+    while i < ENGINES.len() {
+        lengths |= 1 << ENGINES[i].0.len();
+        i += 1;
+    }
+    lengths
+};
 
 fn engine(label: &str) -> Option<&'static [&'static str]> {
     ENGINES
@@ -337,6 +350,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn engine_names_have_the_lengths_the_prefilter_knows() {
+        for (engine, _) in ENGINES {
+            assert!(may_be_search_engine(
+                format!("http://www.{}.com/", engine.to_uppercase()).as_bytes()
+            ));
+        }
+        assert!(!may_be_search_engine(b"http://www.googles.com/search?q=x"));
+        assert!(!may_be_search_engine(b"http://www.goog.le/search?q=x"));
     }
 
     #[test]
