@@ -37,6 +37,8 @@ const MIN_RECLAIM_BYTES: usize = 1 << 20;
 const PREFETCH_SLOTS: usize = 16;
 const PREFETCH_VISITORS: usize = 8;
 const PREFETCH_KEYS: usize = 4;
+/// A shard looks ahead once it holds this many visitors (a few MB of them and their keys).
+const PREFETCH_FROM_VISITORS: usize = 1 << 14;
 /// Emptied buckets kept for reuse, at most.
 const MAX_SPARE_BUCKETS: usize = 64;
 /// Keys are stored in chunks of this size (a longer key has a chunk of its own), so the store
@@ -278,20 +280,26 @@ impl Shard {
         self.ids.clear();
         self.ids.resize(block.referrals.len(), UNMAPPED);
         let hits = &block.shards[shard];
-        for hit in hits.iter().take(PREFETCH_SLOTS) {
-            self.table.prefetch(hit.key_hash);
+        // Below this many visitors they stay in the caches, and looking ahead is work for nothing.
+        let prefetching = self.table.len() >= PREFETCH_FROM_VISITORS;
+        if prefetching {
+            for hit in hits.iter().take(PREFETCH_SLOTS) {
+                self.table.prefetch(hit.key_hash);
+            }
         }
         for (i, hit) in hits.iter().enumerate() {
             // Lookups overlap their waits on memory: the slot of a hit a few ahead, the visitor
             // of a nearer one, the key of the next.
-            if let Some(ahead) = hits.get(i + PREFETCH_SLOTS) {
-                self.table.prefetch(ahead.key_hash);
-            }
-            if let Some(near) = hits.get(i + PREFETCH_VISITORS) {
-                self.prefetch_visitor(near.key_hash);
-            }
-            if let Some(next) = hits.get(i + PREFETCH_KEYS) {
-                self.prefetch_key(next.key_hash);
+            if prefetching {
+                if let Some(ahead) = hits.get(i + PREFETCH_SLOTS) {
+                    self.table.prefetch(ahead.key_hash);
+                }
+                if let Some(near) = hits.get(i + PREFETCH_VISITORS) {
+                    self.prefetch_visitor(near.key_hash);
+                }
+                if let Some(next) = hits.get(i + PREFETCH_KEYS) {
+                    self.prefetch_key(next.key_hash);
+                }
             }
             // Every later hit of this shard is at or after its newest time minus the window.
             self.newest = self.newest.max(hit.time);
