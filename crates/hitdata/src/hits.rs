@@ -184,31 +184,44 @@ pub fn lossy(bytes: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// True when every byte is below 0x80: 64 bytes at a time, their high bits gathered by SSE2 on
-/// x86_64 (a field of a few hundred bytes in a handful of steps), the rest by the standard check.
+/// True when every byte is below 0x80: on x86_64 16 bytes at a time (64 while the field lasts),
+/// their high bits gathered by SSE2, so a field of a few hundred bytes takes a handful of steps.
 fn is_ascii(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(64);
     #[cfg(target_arch = "x86_64")]
-    for chunk in &mut chunks {
+    if bytes.len() >= 16 {
         use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128};
-        // SAFETY: SSE2 is part of every x86_64 target; each unaligned load reads 16 bytes that
-        // lie within the 64-byte chunk.
-        let high = unsafe {
-            let at = |i: usize| _mm_loadu_si128(chunk.as_ptr().add(16 * i).cast::<__m128i>());
-            _mm_movemask_epi8(_mm_or_si128(
-                _mm_or_si128(at(0), at(1)),
-                _mm_or_si128(at(2), at(3)),
-            ))
+        // The high bits of the `n` × 16 bytes at `at`, OR'd; callers keep them within `bytes`.
+        let high = |at: usize, n: usize| {
+            assert!(at + 16 * n <= bytes.len());
+            // SAFETY: SSE2 is part of every x86_64 target; the loads read 16 × n bytes from
+            // `at`, within `bytes` (asserted).
+            unsafe {
+                let load =
+                    |i: usize| _mm_loadu_si128(bytes.as_ptr().add(at + 16 * i).cast::<__m128i>());
+                let mut any = load(0);
+                for i in 1..n {
+                    any = _mm_or_si128(any, load(i));
+                }
+                _mm_movemask_epi8(any)
+            }
         };
-        if high != 0 {
-            return false;
+        let mut at = 0;
+        while at + 64 <= bytes.len() {
+            if high(at, 4) != 0 {
+                return false;
+            }
+            at += 64;
         }
+        while at + 16 <= bytes.len() {
+            if high(at, 1) != 0 {
+                return false;
+            }
+            at += 16;
+        }
+        // The last bytes, in one load that ends at the end (it may overlap bytes checked).
+        return at == bytes.len() || high(bytes.len() - 16, 1) == 0;
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    if !bytes.is_ascii() {
-        return false;
-    }
-    chunks.remainder().is_ascii()
+    bytes.is_ascii()
 }
 
 /// A decimal integer as `str::parse::<i64>` reads one (an optional sign, then at least one ASCII
