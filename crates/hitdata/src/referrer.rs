@@ -214,8 +214,23 @@ pub fn may_be_search_engine(referrer: &[u8]) -> bool {
     after_scheme(referrer).is_some_and(|rest| may_be_engine_authority(&rest[..authority_end(rest)]))
 }
 
-/// What follows `http://` or `https://` (either case), or `None` for any other URL.
+/// What follows `http://` or `https://` (either case), or `None` for any other URL. The first
+/// eight bytes are compared as one word: letters with their case bit (0x20) set, the rest exactly.
 fn after_scheme(url: &[u8]) -> Option<&[u8]> {
+    let Some(head) = url.first_chunk::<8>() else {
+        return after_scheme_portable(url);
+    };
+    let word = u64::from_le_bytes(*head);
+    if (word | 0x2020_2020) & 0x00ff_ffff_ffff_ffff == u64::from_le_bytes(*b"http://\0") {
+        Some(&url[7..])
+    } else if word | 0x20_2020_2020 == u64::from_le_bytes(*b"https://") {
+        Some(&url[8..])
+    } else {
+        None
+    }
+}
+
+fn after_scheme_portable(url: &[u8]) -> Option<&[u8]> {
     strip_prefix_ignore_case(url, b"http://").or_else(|| strip_prefix_ignore_case(url, b"https://"))
 }
 
@@ -392,6 +407,28 @@ mod tests {
                             String::from_utf8_lossy(&referrer),
                             String::from_utf8_lossy(page)
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn schemes_are_recognised_as_the_portable_comparison_does() {
+        for base in [
+            &b"https://a/b"[..],
+            b"http://ab/c",
+            b"HTTP://x",
+            b"hTTpS://",
+            b"http:/",
+        ] {
+            for at in 0..base.len() {
+                for byte in 0..=255u8 {
+                    let mut url = base.to_vec();
+                    url[at] = byte;
+                    for len in [at + 1, url.len()] {
+                        let url = &url[..len];
+                        assert_eq!(after_scheme(url), after_scheme_portable(url), "{url:?}");
                     }
                 }
             }
