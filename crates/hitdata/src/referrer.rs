@@ -130,18 +130,22 @@ fn page_domain(host: &[u8]) -> Option<String> {
 
 /// Referrers in this many slots per cache.
 const CACHED_REFERRERS: usize = 4096;
+/// Texts longer than this are worked out every time, never kept.
+const MAX_CACHED_BYTES: usize = 1024;
 
 /// One worker's memory of the referrers it saw lately and of the last page host, so that a
 /// repeated referrer is not parsed, looked up in the Public Suffix List and decoded again on
 /// every hit. Referrers are kept by their exact text, each in the slot of its hash (a new one
-/// takes the place of the one there), so memory stays small whatever the traffic. Gives what
-/// [`search_referral`] gives.
+/// takes the place of the one there), and only texts of at most 1 KiB, so a cache holds a few
+/// MB at most whatever the traffic. Gives what [`search_referral`] gives.
 #[derive(Debug)]
 pub struct ReferralCache {
     hasher: foldhash::fast::FixedState,
     /// Referrers' authorities, and whether an engine could be named in them.
     authorities: Vec<Option<Remembered<bool>>>,
     referrers: Vec<Option<Remembered<Option<SearchReferral>>>>,
+    /// The referral of the last referrer too long to keep.
+    long: Option<SearchReferral>,
     /// The last page host, as written, and its registrable domain.
     page: Option<Remembered<Option<String>>>,
 }
@@ -164,6 +168,7 @@ impl ReferralCache {
             hasher: foldhash::fast::FixedState::with_seed(0x4ef3_22a1),
             authorities: vec![None; slots.clamp(1, CACHED_AUTHORITIES).next_power_of_two()],
             referrers: vec![None; slots.next_power_of_two()],
+            long: None,
             page: None,
         }
     }
@@ -173,38 +178,53 @@ impl ReferralCache {
         // The prefilter's answer depends on the authority alone.
         let rest = after_scheme(referrer)?;
         let authority = &rest[..authority_end(rest)];
-        let slot = self.hasher.hash_one(authority) as usize & (self.authorities.len() - 1);
-        let known = self.authorities[slot]
-            .as_ref()
-            .is_some_and(|(text, _)| **text == *authority);
-        if !known {
-            self.authorities[slot] = Some((authority.into(), may_be_engine_authority(authority)));
-        }
-        if !self.authorities[slot].as_ref().is_some_and(|(_, may)| *may) {
+        if !self.may_be_engine(authority) {
             return None;
         }
-        let slot = self.hasher.hash_one(referrer) as usize & (self.referrers.len() - 1);
-        let cached = self.referrers[slot]
-            .as_ref()
-            .is_some_and(|(text, _)| **text == *referrer);
-        if !cached {
-            self.referrers[slot] = Some((referrer.into(), engine_referral(referrer)));
-        }
-        let domain = self.referrers[slot].as_ref()?.1.as_ref()?.domain.as_str();
-        let site_search = match split_host(page_url) {
-            None => false,
+        let referral = if referrer.len() <= MAX_CACHED_BYTES {
+            let slot = self.hasher.hash_one(referrer) as usize & (self.referrers.len() - 1);
+            let cached = self.referrers[slot]
+                .as_ref()
+                .is_some_and(|(text, _)| **text == *referrer);
+            if !cached {
+                self.referrers[slot] = Some((referrer.into(), engine_referral(referrer)));
+            }
+            self.referrers[slot].as_ref()?.1.as_ref()?
+        } else {
+            self.long = engine_referral(referrer);
+            self.long.as_ref()?
+        };
+        let page = match split_host(page_url) {
+            None => None,
+            Some((host, _)) if host.len() > MAX_CACHED_BYTES => {
+                return (page_domain(host).as_deref() != Some(referral.domain.as_str()))
+                    .then_some(referral);
+            }
             Some((host, _)) => {
                 let known = self.page.as_ref().is_some_and(|(text, _)| **text == *host);
                 if !known {
                     self.page = Some((host.into(), page_domain(host)));
                 }
-                self.page.as_ref().and_then(|(_, page)| page.as_deref()) == Some(domain)
+                self.page.as_ref().and_then(|(_, page)| page.as_deref())
             }
         };
-        if site_search {
-            return None;
+        (page != Some(referral.domain.as_str())).then_some(referral)
+    }
+
+    /// [`may_be_engine_authority`], remembered.
+    fn may_be_engine(&mut self, authority: &[u8]) -> bool {
+        if authority.len() > MAX_CACHED_BYTES {
+            return may_be_engine_authority(authority);
         }
-        self.referrers[slot].as_ref()?.1.as_ref()
+        let slot = self.hasher.hash_one(authority) as usize & (self.authorities.len() - 1);
+        match &self.authorities[slot] {
+            Some((text, may)) if **text == *authority => *may,
+            _ => {
+                let may = may_be_engine_authority(authority);
+                self.authorities[slot] = Some((authority.into(), may));
+                may
+            }
+        }
     }
 }
 
@@ -236,9 +256,9 @@ fn after_scheme_portable(url: &[u8]) -> Option<&[u8]> {
 
 /// Where the authority that starts `rest` ends: at the first `/`, `?` or `#`. 16 bytes at a time
 /// on x86_64 (SSE2), where a host is found in one or two steps.
+#[cfg(target_arch = "x86_64")]
 fn authority_end(rest: &[u8]) -> usize {
     let mut at = 0;
-    #[cfg(target_arch = "x86_64")]
     while at + 16 <= rest.len() {
         use std::arch::x86_64::{
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
@@ -257,6 +277,11 @@ fn authority_end(rest: &[u8]) -> usize {
         at += 16;
     }
     at + authority_end_portable(&rest[at..])
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn authority_end(rest: &[u8]) -> usize {
+    authority_end_portable(rest)
 }
 
 fn authority_end_portable(rest: &[u8]) -> usize {
@@ -368,6 +393,174 @@ mod tests {
             referral("http://www.google.com/search?q=&q=second", None),
             None
         );
+    }
+
+    /// The functions as they were before the cache and the fast paths, word for word: what
+    /// the new ones must answer on every input.
+    mod before {
+        use super::super::{
+            ENGINES, SearchReferral, UrlParts, engine, first_value, keyword, registrable_domain,
+            strip_prefix_ignore_case,
+        };
+
+        pub fn parse_url(url: &[u8]) -> Option<UrlParts<'_>> {
+            let rest = strip_prefix_ignore_case(url, b"http://")
+                .or_else(|| strip_prefix_ignore_case(url, b"https://"))?;
+            let authority_end = rest
+                .iter()
+                .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+                .unwrap_or(rest.len());
+            let authority = &rest[..authority_end];
+            let host_port = match authority.iter().rposition(|&b| b == b'@') {
+                Some(at) => &authority[at + 1..],
+                None => authority,
+            };
+            let host = match host_port.iter().position(|&b| b == b':') {
+                Some(colon) => &host_port[..colon],
+                None => host_port,
+            };
+            let host = host.strip_suffix(b".").unwrap_or(host);
+            if host.is_empty() {
+                return None;
+            }
+            let after = &rest[authority_end..];
+            let after = &after[..after.iter().position(|&b| b == b'#').unwrap_or(after.len())];
+            let query = match after.iter().position(|&b| b == b'?') {
+                Some(q) => &after[q + 1..],
+                None => &[][..],
+            };
+            Some(UrlParts {
+                host: String::from_utf8_lossy(host).to_ascii_lowercase(),
+                query,
+            })
+        }
+
+        pub fn search_referral(referrer: &[u8], page_url: &[u8]) -> Option<SearchReferral> {
+            // The Public Suffix List lookup is the costly step; most referrers never need it.
+            if !may_be_search_engine(referrer) {
+                return None;
+            }
+            let url = parse_url(referrer)?;
+            let domain = registrable_domain(&url.host)?;
+            let parameters = engine(domain.split('.').next()?)?;
+            let page_host = parse_url(page_url).map(|page| page.host);
+            if page_host.as_deref().and_then(registrable_domain) == Some(domain) {
+                return None;
+            }
+            let keyword = parameters
+                .iter()
+                .filter_map(|name| first_value(url.query, name))
+                .find_map(keyword::normalize)?;
+            Some(SearchReferral {
+                domain: domain.to_owned(),
+                keyword,
+            })
+        }
+
+        pub fn may_be_search_engine(referrer: &[u8]) -> bool {
+            let Some(rest) = strip_prefix_ignore_case(referrer, b"http://")
+                .or_else(|| strip_prefix_ignore_case(referrer, b"https://"))
+            else {
+                return false;
+            };
+            let authority_end = memchr::memchr3(b'/', b'?', b'#', rest).unwrap_or(rest.len());
+            let authority = &rest[..authority_end];
+            let host = match memchr::memrchr(b'@', authority) {
+                Some(at) => &authority[at + 1..],
+                None => authority,
+            };
+            host.split(|&b| b == b'.' || b == b':').any(|label| {
+                ENGINES
+                    .iter()
+                    .any(|(engine, _)| label.eq_ignore_ascii_case(engine.as_bytes()))
+            })
+        }
+    }
+
+    #[test]
+    fn the_new_paths_answer_as_the_old_functions_did() {
+        let schemes: [&[u8]; 9] = [
+            b"http://",
+            b"https://",
+            b"HTTP://",
+            b"HtTpS://",
+            b"http:/",
+            b"ftp://",
+            b"",
+            b"http:",
+            b"https:/",
+        ];
+        let authorities: [&[u8]; 18] = [
+            b"",
+            b"www.google.com",
+            b"google.com.",
+            b"u@google.com.:1",
+            b"@",
+            b":80",
+            b".",
+            b"www.bing.com:8080",
+            b"search.yahoo.com",
+            b"GOOGLE.CO.UK",
+            b"duckduckgo.com",
+            b"yandex.ru",
+            b"\xff.google.com",
+            b"www.esshopzilla.com",
+            b"goog.le",
+            b"a@b@google.com",
+            b"google.com@evil.example",
+            b"www.google.com\xc3",
+        ];
+        let rests: [&[u8]; 10] = [
+            b"",
+            b"/",
+            b"/search?q=Ipod",
+            b"?q=x",
+            b"#?q=a",
+            b"/search?p=cd+player&q=x",
+            b"/?text=%D0%BF%D0%BB",
+            b"/s?q=&query=tv",
+            b"/s?wd=%E4%B8%AD",
+            b"/s?q=\xff\xfe",
+        ];
+        let pages: [&[u8]; 8] = [
+            b"http://www.esshopzilla.com/p",
+            b"https://google.com/",
+            b"http://\xff.com/",
+            b"",
+            b"not a url",
+            b"HTTP://WWW.GOOGLE.CO.UK./x",
+            b"http://u@bing.com:8/",
+            b"http://",
+        ];
+        let mut referrers = Vec::new();
+        for scheme in schemes {
+            for authority in authorities {
+                for rest in rests {
+                    referrers.push([scheme, authority, rest].concat());
+                }
+            }
+        }
+        // A long one, past what a cache keeps.
+        referrers.push([&b"http://www.google.com/search?q=long"[..], &[b'x'; 2000]].concat());
+        for mut cache in [ReferralCache::with_slots(1), ReferralCache::default()] {
+            for round in 0..2 {
+                for (i, raw) in referrers.iter().enumerate() {
+                    assert_eq!(parse_url(raw), before::parse_url(raw), "{raw:?}");
+                    assert_eq!(
+                        may_be_search_engine(raw),
+                        before::may_be_search_engine(raw),
+                        "{raw:?}"
+                    );
+                    let referrer = crate::hits::lossy(raw);
+                    let page = pages[(i + round) % pages.len()];
+                    assert_eq!(
+                        cache.referral(&referrer, page),
+                        before::search_referral(&referrer, page).as_ref(),
+                        "{raw:?} on {page:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
