@@ -362,8 +362,9 @@ impl Shard {
     }
 
     /// Gives an empty bucket room: a spare's, or about as much as the bucket before it holds.
-    /// Hits mostly come in time order, so that one is nearly full, and this one fills to about
-    /// its size in one allocation instead of a dozen doublings, each a copy into fresh memory.
+    /// Hits mostly come in time order, so while that one waits it is nearly full, and this one
+    /// fills to about its size in one allocation instead of a dozen doublings, each a copy into
+    /// fresh memory. (Once applied it is empty and gives no hint: the bucket grows as any Vec.)
     fn open_bucket(&mut self, at: usize) {
         if let Some(spare) = self.spare_buckets.pop() {
             self.buckets[at] = spare;

@@ -117,7 +117,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// freed and taken again all run long, and every page handed back comes back as a fault and a
 /// page of zeros. The process lives for one run, so what it keeps is what it peaked at.
 fn keep_freed_memory() {
-    // SAFETY: sets one of mimalloc's options, which it reads with atomic loads from any thread.
+    // SAFETY: mimalloc keeps its options in plain memory, read by every thread that allocates;
+    // this runs first in `main`, before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
 
