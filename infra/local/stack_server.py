@@ -822,6 +822,27 @@ def serialize_dynamodb_items_directly() -> None:
     ActionResult.execute_result = execute_result
 
 
+def isolate_dynamodb_writes() -> None:
+    """DynamoDB applies a transaction as one step, serializable with every other write and with
+    GetItem: of two transactions that put the same item only if it does not exist, one succeeds
+    and the other is cancelled. moto's TransactWriteItems checks and writes one item after
+    another, and on a failed condition puts back a copy of the tables taken before it started, so
+    on the server's threads two at once can both pass a condition only one should, or undo a
+    write made meanwhile. Writes, and GetItem, take one lock here."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def isolated(original):
+        def call(self, *args, **kwargs):
+            with lock:
+                return original(self, *args, **kwargs)
+        return call
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item"):
+        setattr(DynamoDBBackend, name, isolated(getattr(DynamoDBBackend, name)))
+
+
 def add_glue_registry_resource() -> None:
     """CloudFormation support for AWS::Glue::Registry (moto skips the type)."""
     from moto.cloudformation import parsing
@@ -937,6 +958,7 @@ def main() -> None:
     add_glue_job_resource()
     query_one_partition()
     serialize_dynamodb_items_directly()
+    isolate_dynamodb_writes()
     deliver_sqs_in_background()
     enforce_presigned_expiry()
     keep_sent_mail()

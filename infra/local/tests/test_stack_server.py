@@ -1,8 +1,10 @@
-"""The local stack's patch layer, checked over HTTP against the running server (`make up`)."""
+"""The local stack's patch layer, checked over HTTP against the running server (`make up`), and in
+process where a race has to be staged."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -149,3 +151,59 @@ def test_eventbridge_starts_a_state_machine_target(aws):
     assert len(executions) == 1
     started = sfn.describe_execution(executionArn=executions[0]["executionArn"])
     assert json.loads(started["input"])["detail"] == {"run": "r-2"}
+
+
+
+def test_a_transaction_is_one_step_for_other_writers():
+    # In process, without the stack: the first transaction is held between reading the item and
+    # checking its condition; a second one on the same item starts meanwhile. As in DynamoDB, the
+    # second waits and is cancelled, rather than both passing the condition.
+    import threading
+
+    import moto.dynamodb.models as models
+    from moto import mock_aws
+
+    sys.path.insert(0, str(ROOT / "infra" / "local"))
+    import stack_server
+
+    stack_server.isolate_dynamodb_writes()
+    held = threading.local()
+    parse = models.get_filter_expression
+
+    def slow_parse(*args, **kwargs):
+        if getattr(held, "on", False):
+            time.sleep(0.5)
+        return parse(*args, **kwargs)
+
+    models.get_filter_expression = slow_parse
+    try:
+        with mock_aws():
+            dynamodb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="local",
+                                    aws_secret_access_key="local")
+            dynamodb.create_table(TableName="claims", BillingMode="PAY_PER_REQUEST",
+                                  AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                                  KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+            won = {}
+
+            def claim(who: str, after: float) -> None:
+                held.on = who == "first"
+                time.sleep(after)
+                try:
+                    dynamodb.transact_write_items(TransactItems=[{"Put": {
+                        "TableName": "claims", "Item": {"id": {"S": "shared"}, "by": {"S": who}},
+                        "ConditionExpression": "attribute_not_exists(id)"}}])
+                    won[who] = True
+                except dynamodb.exceptions.TransactionCanceledException:
+                    won[who] = False
+
+            threads = [threading.Thread(target=claim, args=("first", 0)),
+                       threading.Thread(target=claim, args=("second", 0.1))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            holder = dynamodb.get_item(TableName="claims", Key={"id": {"S": "shared"}})["Item"]["by"]["S"]
+            assert won == {"first": True, "second": False}, won
+            assert holder == "first"
+    finally:
+        models.get_filter_expression = parse
