@@ -335,9 +335,7 @@ mod tests {
         let mut state = seed | 1;
         (0..len)
             .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
+                crate::next_random(&mut state);
                 match state % 11 {
                     0 => b'\t',
                     1 => b'\n',

@@ -343,9 +343,7 @@ mod tests {
         .collect();
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            crate::next_random(&mut state);
             let len = (state % 22) as usize;
             let case: String = (0..len)
                 .map(|i| b"0123456789-+ a"[((state >> (i * 2 % 60)) % 14) as usize] as char)

@@ -142,6 +142,15 @@ fn layout(columns: Columns, options: Options) -> Layout {
     )
 }
 
+/// The next of a repeatable stream of pseudo-random numbers (xorshift64), for tests' sample data.
+#[cfg(test)]
+pub(crate) fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 fn finish(
     sessions: Sessions,
     tally: Tally,

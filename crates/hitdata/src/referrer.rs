@@ -635,9 +635,7 @@ mod tests {
             for _ in 0..50 {
                 let text: Vec<u8> = (0..len)
                     .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 7;
-                        state ^= state << 17;
+                        crate::next_random(&mut state);
                         match state % 40 {
                             0 => b'/',
                             1 => b'?',
