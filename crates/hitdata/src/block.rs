@@ -297,6 +297,8 @@ pub fn parse_block(
             Err(Rejection::TooFewFields) => block.too_few_fields += 1,
             Err(Rejection::BadHitTime) => block.bad_hit_time += 1,
             Ok(fields) => {
+                // The referrer decoded lossily first, as every text field is; the page URL is
+                // only read for its host, which URL parsing decodes.
                 let referral = referrals.referral(&lossy(fields.referrer), fields.page_url);
                 let revenue = hits::purchase_of(&fields).map(|purchase| {
                     for text in purchase.malformed {

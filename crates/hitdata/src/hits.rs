@@ -5,7 +5,6 @@ use std::borrow::Cow;
 
 use thiserror::Error;
 
-use crate::referrer::{self, SearchReferral};
 use crate::revenue::Revenue;
 
 /// The columns the engine reads; every other column is ignored.
@@ -133,12 +132,6 @@ pub fn split_fields_at<'a>(
         product_list: fields[PRODUCTS],
         referrer: fields[REFERRER],
     })
-}
-
-/// The row's search referral, the referrer decoded lossily first as every text field is (the
-/// page URL is only read for its host, which URL parsing decodes).
-pub fn search_referral_of(fields: &Fields<'_>) -> Option<SearchReferral> {
-    referrer::search_referral(&lossy(fields.referrer), fields.page_url)
 }
 
 /// The row's purchase, when its events include one.
@@ -375,7 +368,12 @@ mod tests {
             (fields.ip, fields.user_agent),
             (&b"1.2.3.4"[..], &b"UA"[..])
         );
-        assert_eq!(search_referral_of(&fields).unwrap().keyword, "x");
+        assert_eq!(
+            crate::referrer::search_referral(&lossy(fields.referrer), fields.page_url)
+                .unwrap()
+                .keyword,
+            "x"
+        );
     }
 
     #[test]
@@ -388,7 +386,8 @@ mod tests {
             "http://www.google.com/search?q=Ipod",
         );
         let fields = split_fields(&text, &columns()).unwrap();
-        let referral = search_referral_of(&fields).unwrap();
+        let referral =
+            crate::referrer::search_referral(&lossy(fields.referrer), fields.page_url).unwrap();
         assert_eq!(
             (referral.domain.as_str(), referral.keyword.as_str()),
             ("google.com", "ipod")
