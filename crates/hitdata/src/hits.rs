@@ -147,21 +147,33 @@ pub fn is_purchase(event_list: &[u8]) -> bool {
 }
 
 /// The sum of the products' Total Revenue fields (the 4th of each product's `;`-separated
-/// fields); an empty or absent field is 0.
+/// fields); an empty or absent field is 0. One pass over the list's bytes.
 pub fn purchase(product_list: &[u8]) -> Purchase {
     let mut revenue = Revenue::ZERO;
     let mut malformed = Vec::new();
-    for product in product_list.split(|&b| b == b',') {
-        let Some(total) = product.split(|&b| b == b';').nth(3).map(<[u8]>::trim_ascii) else {
-            continue;
-        };
+    let mut add = |total: &[u8]| {
+        let total = total.trim_ascii();
         if total.is_empty() {
-            continue;
+            return;
         }
-        match std::str::from_utf8(total).ok().and_then(Revenue::parse) {
+        match Revenue::parse_bytes(total) {
             Some(amount) => revenue += amount,
             None => malformed.push(String::from_utf8_lossy(total).into_owned()),
         }
+    };
+    // The field of the current product being read, and where it starts.
+    let (mut field, mut start) = (0, 0);
+    for (at, &byte) in product_list.iter().enumerate() {
+        if byte == b';' || byte == b',' {
+            if field == 3 {
+                add(&product_list[start..at]);
+            }
+            field = if byte == b',' { 0 } else { field + 1 };
+            start = at + 1;
+        }
+    }
+    if field == 3 {
+        add(&product_list[start..]);
     }
     Purchase { revenue, malformed }
 }
@@ -402,6 +414,51 @@ mod tests {
         assert!(!is_purchase(b"11,12,10"));
         assert!(!is_purchase(b""));
         assert!(!is_purchase(b"01"));
+    }
+
+    /// The list's products and fields as split before, word for word: the reference.
+    fn purchase_before(product_list: &[u8]) -> Purchase {
+        let mut revenue = Revenue::ZERO;
+        let mut malformed = Vec::new();
+        for product in product_list.split(|&b| b == b',') {
+            let Some(total) = product.split(|&b| b == b';').nth(3).map(<[u8]>::trim_ascii) else {
+                continue;
+            };
+            if total.is_empty() {
+                continue;
+            }
+            match std::str::from_utf8(total).ok().and_then(Revenue::parse) {
+                Some(amount) => revenue += amount,
+                None => malformed.push(String::from_utf8_lossy(total).into_owned()),
+            }
+        }
+        Purchase { revenue, malformed }
+    }
+
+    #[test]
+    fn product_lists_sum_as_they_did_when_split_field_by_field() {
+        let mut state = 0x853c_49e6_748f_ea9b_u64;
+        const ALPHABET: &[u8] = b";;;;,,0123456789. -x\xc3";
+        let mut nonzero = 0;
+        for _ in 0..30_000 {
+            crate::next_random(&mut state);
+            let len = (state % 60) as usize;
+            let list: Vec<u8> = (0..len)
+                .map(|_| {
+                    crate::next_random(&mut state);
+                    ALPHABET[(state % ALPHABET.len() as u64) as usize]
+                })
+                .collect();
+            let expected = purchase_before(&list);
+            nonzero += usize::from(expected.revenue != Revenue::ZERO);
+            assert_eq!(
+                purchase(&list),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(&list)
+            );
+        }
+        assert!(nonzero > 1_000, "{nonzero} lists with revenue");
     }
 
     #[test]

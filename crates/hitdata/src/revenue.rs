@@ -8,6 +8,23 @@ use std::ops::AddAssign;
 /// exactly, and is reported like any other malformed revenue.
 pub const MAX_FRACTION_DIGITS: u32 = 18;
 const SCALE: i128 = 10i128.pow(MAX_FRACTION_DIGITS);
+/// 10^0 to 10^18.
+const POWERS_OF_TEN: [u64; MAX_FRACTION_DIGITS as usize + 1] = {
+    let mut powers = [1u64; MAX_FRACTION_DIGITS as usize + 1];
+    let mut i = 1;
+    while i < powers.len() {
+        powers[i] = powers[i - 1] * 10;
+        i += 1;
+    }
+    powers
+};
+
+/// The value of at most 18 ASCII digits.
+fn small_value(digits: &[u8]) -> u64 {
+    digits
+        .iter()
+        .fold(0u64, |value, &d| value * 10 + u64::from(d - b'0'))
+}
 
 /// An exact amount in units of 10^-18.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,7 +36,12 @@ impl Revenue {
     /// A plain decimal: optional sign, digits, optional fraction (`12`, `4.00`, `-3.5`, `.5`).
     /// Surrounding whitespace is the caller's to trim.
     pub fn parse(text: &str) -> Option<Revenue> {
-        let bytes = text.as_bytes();
+        Revenue::parse_bytes(text.as_bytes())
+    }
+
+    /// As [`Revenue::parse`], from bytes: anything but ASCII digits, one sign and one point is
+    /// not a plain decimal.
+    pub fn parse_bytes(bytes: &[u8]) -> Option<Revenue> {
         let (negative, rest) = match bytes.first() {
             Some(b'-') => (true, &bytes[1..]),
             Some(b'+') => (false, &bytes[1..]),
@@ -38,16 +60,19 @@ impl Revenue {
         if !well_formed || fraction.len() > MAX_FRACTION_DIGITS as usize {
             return None;
         }
-        let mut units: i128 = 0;
-        for &d in whole {
-            units = units.checked_mul(10)?.checked_add(i128::from(d - b'0'))?;
-        }
-        units = units.checked_mul(SCALE)?;
-        let mut place = SCALE;
-        for &d in fraction {
-            place /= 10;
-            units = units.checked_add(i128::from(d - b'0') * place)?;
-        }
+        // Up to 18 digits fit in 64 bits: the fraction always, the whole part nearly always.
+        let whole = if whole.len() <= MAX_FRACTION_DIGITS as usize {
+            i128::from(small_value(whole))
+        } else {
+            whole.iter().try_fold(0i128, |units, &d| {
+                units.checked_mul(10)?.checked_add(i128::from(d - b'0'))
+            })?
+        };
+        let fraction =
+            small_value(fraction) * POWERS_OF_TEN[MAX_FRACTION_DIGITS as usize - fraction.len()];
+        let units = whole
+            .checked_mul(SCALE)?
+            .checked_add(i128::from(fraction))?;
         Some(Revenue(if negative { -units } else { units }))
     }
 
@@ -89,6 +114,82 @@ mod tests {
 
     fn r(text: &str) -> Revenue {
         Revenue::parse(text).unwrap_or_else(|| panic!("{text} should parse"))
+    }
+
+    /// The parser as it was, with 128-bit arithmetic throughout: the reference for the new one.
+    fn parse_before(text: &str) -> Option<Revenue> {
+        let bytes = text.as_bytes();
+        let (negative, rest) = match bytes.first() {
+            Some(b'-') => (true, &bytes[1..]),
+            Some(b'+') => (false, &bytes[1..]),
+            _ => (false, bytes),
+        };
+        let (whole, fraction) = match rest.iter().position(|&b| b == b'.') {
+            Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
+            None => (rest, None),
+        };
+        let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+        let well_formed = match fraction {
+            None => !whole.is_empty() && digits(whole),
+            Some(fraction) => !fraction.is_empty() && digits(whole) && digits(fraction),
+        };
+        let fraction = fraction.unwrap_or(&[]);
+        if !well_formed || fraction.len() > MAX_FRACTION_DIGITS as usize {
+            return None;
+        }
+        let mut units: i128 = 0;
+        for &d in whole {
+            units = units.checked_mul(10)?.checked_add(i128::from(d - b'0'))?;
+        }
+        units = units.checked_mul(SCALE)?;
+        let mut place = SCALE;
+        for &d in fraction {
+            place /= 10;
+            units = units.checked_add(i128::from(d - b'0') * place)?;
+        }
+        Some(Revenue(if negative { -units } else { units }))
+    }
+
+    #[test]
+    fn amounts_parse_as_the_128_bit_parser_parsed_them() {
+        let limit = (i128::MAX / SCALE).to_string();
+        let mut cases: Vec<String> = vec![
+            limit.clone(),
+            format!("{limit}.999999999999999999"),
+            format!("-{limit}.884105727"),
+            format!("{limit}.884105728"),
+            format!("{}", i128::MAX / SCALE + 1),
+            "999999999999999999".into(),
+            "1000000000000000000".into(),
+            "999999999999999999.999999999999999999".into(),
+            "0.1234567890123456789".into(),
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..50_000 {
+            crate::next_random(&mut state);
+            let len = (state % 44) as usize;
+            let mut case = String::new();
+            for i in 0..len {
+                crate::next_random(&mut state);
+                // Mostly digits, so long well-formed amounts come up too.
+                let alphabet = b"0123456789012345678901234567890123456789.-+ a";
+                case.push(alphabet[(state % alphabet.len() as u64) as usize] as char);
+                if i == 0 && state.is_multiple_of(7) {
+                    case.push('\u{e9}');
+                }
+            }
+            cases.push(case);
+        }
+        for case in &cases {
+            assert_eq!(Revenue::parse(case), parse_before(case), "{case:?}");
+        }
+        assert!(
+            cases
+                .iter()
+                .filter(|case| parse_before(case).is_some())
+                .count()
+                > 1_000
+        );
     }
 
     #[test]
