@@ -52,9 +52,18 @@ pub fn parse_url(url: &[u8]) -> Option<UrlParts<'_>> {
 /// The host of an absolute http(s) URL as written (without userinfo, port or a trailing dot; not
 /// empty), and what follows the authority.
 fn split_host(url: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (authority, rest) = split_authority(url)?;
+    Some((host_of(authority)?, rest))
+}
+
+/// The authority of an absolute http(s) URL, and what follows it.
+fn split_authority(url: &[u8]) -> Option<(&[u8], &[u8])> {
     let rest = after_scheme(url)?;
-    let authority_end = authority_end(rest);
-    let authority = &rest[..authority_end];
+    Some(rest.split_at(authority_end(rest)))
+}
+
+/// The host in an authority, without userinfo, port or a trailing dot; `None` when empty.
+fn host_of(authority: &[u8]) -> Option<&[u8]> {
     let host_port = match authority.iter().rposition(|&b| b == b'@') {
         Some(at) => &authority[at + 1..],
         None => authority,
@@ -64,10 +73,7 @@ fn split_host(url: &[u8]) -> Option<(&[u8], &[u8])> {
         None => host_port,
     };
     let host = host.strip_suffix(b".").unwrap_or(host);
-    if host.is_empty() {
-        return None;
-    }
-    Some((host, &rest[authority_end..]))
+    (!host.is_empty()).then_some(host)
 }
 
 fn lower_host(host: &[u8]) -> String {
@@ -146,7 +152,7 @@ pub struct ReferralCache {
     referrers: Vec<Option<Remembered<Option<SearchReferral>>>>,
     /// The referral of the last referrer too long to keep.
     long: Option<SearchReferral>,
-    /// The last page host, as written, and its registrable domain.
+    /// The last page URL's authority, as written, and the registrable domain of its host.
     page: Option<Remembered<Option<String>>>,
 }
 
@@ -194,16 +200,20 @@ impl ReferralCache {
             self.long = engine_referral(referrer);
             self.long.as_ref()?
         };
-        let page = match split_host(page_url) {
+        // The page's domain depends on its URL's authority alone, remembered as written.
+        let page = match split_authority(page_url) {
             None => None,
-            Some((host, _)) if host.len() > MAX_CACHED_BYTES => {
-                return (page_domain(host).as_deref() != Some(referral.domain.as_str()))
-                    .then_some(referral);
+            Some((authority, _)) if authority.len() > MAX_CACHED_BYTES => {
+                let page = host_of(authority).and_then(page_domain);
+                return (page.as_deref() != Some(referral.domain.as_str())).then_some(referral);
             }
-            Some((host, _)) => {
-                let known = self.page.as_ref().is_some_and(|(text, _)| **text == *host);
+            Some((authority, _)) => {
+                let known = self
+                    .page
+                    .as_ref()
+                    .is_some_and(|(text, _)| **text == *authority);
                 if !known {
-                    self.page = Some((host.into(), page_domain(host)));
+                    self.page = Some((authority.into(), host_of(authority).and_then(page_domain)));
                 }
                 self.page.as_ref().and_then(|(_, page)| page.as_deref())
             }
@@ -522,8 +532,10 @@ mod tests {
             b"/s?wd=%E4%B8%AD",
             b"/s?q=\xff\xfe",
         ];
-        let pages: [&[u8]; 8] = [
+        let pages: [&[u8]; 10] = [
             b"http://www.esshopzilla.com/p",
+            b"http://www.google.com:8080/a",
+            b"http://x@google.com./",
             b"https://google.com/",
             b"http://\xff.com/",
             b"",
