@@ -5,7 +5,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashMap;
 
-use crate::hits::{self, Columns, Rejection, lossy};
+use crate::hits::{self, Columns, Rejection};
 use crate::referrer::{ReferralCache, SearchReferral};
 use crate::revenue::Revenue;
 use crate::{WARNING_EXAMPLES, Warning};
@@ -120,6 +120,7 @@ impl ParsedBlock {
         &self.keys[hit.key_start as usize..(hit.key_start + hit.key_len) as usize]
     }
 
+    /// Adds a hit; `key` is the visitor's key in parts, each already decoded, joined with tabs.
     pub fn push(
         &mut self,
         layout: &Layout,
@@ -147,7 +148,7 @@ impl ParsedBlock {
             if i > 0 {
                 self.keys.push(b'\t');
             }
-            self.keys.extend_from_slice(&lossy(part));
+            self.keys.extend_from_slice(part);
         }
         let referral = match referral {
             None => NO_REFERRAL,
@@ -176,13 +177,16 @@ impl ParsedBlock {
 
 /// The positions of tabs and line ends in a block, in order: one pass over the bytes, 64 at a
 /// time into a bit mask (SSE2 compares on x86_64, byte by byte elsewhere), instead of a search
-/// for each line end and then for each tab of the line.
+/// for each line end and then for each tab of the line. The same pass notes where bytes of 0x80
+/// and above were last seen, so a line without any needs no check before its fields are text.
 pub struct Separators<'a> {
     data: &'a [u8],
     /// Where the chunk of `mask` starts.
     base: usize,
     /// The separators of the current chunk not yet returned, one bit per byte.
     mask: u64,
+    /// The end of the last chunk scanned that holds a byte of 0x80 or above; 0 if none.
+    high_end: usize,
 }
 
 const CHUNK: usize = 64;
@@ -193,60 +197,77 @@ impl<'a> Separators<'a> {
             data,
             base: 0,
             mask: 0,
+            high_end: 0,
         };
-        separators.mask = separators.chunk_mask(0);
+        separators.load(0);
         separators
     }
 
-    fn chunk_mask(&self, base: usize) -> u64 {
-        match self.data.get(base..base + CHUNK) {
-            Some(chunk) => mask(chunk.try_into().expect("a whole chunk")),
+    /// True when no byte from `start` to the last separator returned (or to the end of the data,
+    /// once they have run out) is 0x80 or above. False may be wrong: a high byte in the same 64
+    /// bytes after that separator counts too.
+    pub fn ascii_from(&self, start: usize) -> bool {
+        self.high_end <= start
+    }
+
+    fn load(&mut self, base: usize) {
+        let (separators, high) = match self.data.get(base..base + CHUNK) {
+            Some(chunk) => masks(chunk.try_into().expect("a whole chunk")),
             None => {
                 let mut padded = [0u8; CHUNK];
                 let tail = &self.data[base.min(self.data.len())..];
                 padded[..tail.len()].copy_from_slice(tail);
-                mask(&padded)
+                masks(&padded)
             }
+        };
+        self.mask = separators;
+        if high {
+            self.high_end = base + CHUNK;
         }
     }
 }
 
+/// The separators (tabs and line ends) of a chunk, and whether it holds a byte of 0x80 or above.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn mask(chunk: &[u8; CHUNK]) -> u64 {
+fn masks(chunk: &[u8; CHUNK]) -> (u64, bool) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128,
     };
-    let mut mask = 0u64;
+    let mut separators = 0u64;
     // SAFETY: SSE2 is part of every x86_64 target; each unaligned load reads 16 bytes that lie
     // within `chunk`.
-    unsafe {
+    let high = unsafe {
         let tab = _mm_set1_epi8(b'\t' as i8);
         let line_end = _mm_set1_epi8(b'\n' as i8);
+        let mut any = _mm_setzero_si128();
         for i in 0..CHUNK / 16 {
             let bytes = _mm_loadu_si128(chunk.as_ptr().add(16 * i).cast::<__m128i>());
             let found = _mm_or_si128(_mm_cmpeq_epi8(bytes, tab), _mm_cmpeq_epi8(bytes, line_end));
-            mask |= u64::from(_mm_movemask_epi8(found) as u16) << (16 * i);
+            separators |= u64::from(_mm_movemask_epi8(found) as u16) << (16 * i);
+            any = _mm_or_si128(any, bytes);
         }
-    }
-    mask
+        _mm_movemask_epi8(any) != 0
+    };
+    (separators, high)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn mask(chunk: &[u8; CHUNK]) -> u64 {
-    portable_mask(chunk)
+fn masks(chunk: &[u8; CHUNK]) -> (u64, bool) {
+    portable_masks(chunk)
 }
 
-/// The same mask byte by byte, for targets without the vector version.
+/// The same byte by byte, for targets without the vector version.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 #[inline]
-fn portable_mask(chunk: &[u8; CHUNK]) -> u64 {
-    let mut mask = 0u64;
+fn portable_masks(chunk: &[u8; CHUNK]) -> (u64, bool) {
+    let mut separators = 0u64;
     for (i, &byte) in chunk.iter().enumerate() {
-        mask |= u64::from((byte == b'\t') | (byte == b'\n')) << i;
+        separators |= u64::from((byte == b'\t') | (byte == b'\n')) << i;
     }
-    mask
+    (separators, !chunk.is_ascii())
 }
 
 impl Iterator for Separators<'_> {
@@ -259,7 +280,7 @@ impl Iterator for Separators<'_> {
             if self.base >= self.data.len() {
                 return None;
             }
-            self.mask = self.chunk_mask(self.base);
+            self.load(self.base);
         }
         let at = self.base + self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
@@ -290,16 +311,17 @@ pub fn parse_block(
             }
             tabs.push(at - start);
         }
+        let ascii = separators.ascii_from(start);
         let line = &data[start..end];
         start = end;
         block.rows += 1;
-        match hits::split_fields_at(line, tabs.iter().copied(), &layout.columns) {
+        match hits::split_fields_at(line, tabs.iter().copied(), ascii, &layout.columns) {
             Err(Rejection::TooFewFields) => block.too_few_fields += 1,
             Err(Rejection::BadHitTime) => block.bad_hit_time += 1,
             Ok(fields) => {
                 // The referrer decoded lossily first, as every text field is; the page URL is
                 // only read for its host, which URL parsing decodes.
-                let referral = referrals.referral(&lossy(fields.referrer), fields.page_url);
+                let referral = referrals.referral(&fields.referrer.decoded(), fields.page_url);
                 let revenue = hits::purchase_of(&fields).map(|purchase| {
                     for text in purchase.malformed {
                         block.warnings += 1;
@@ -318,7 +340,7 @@ pub fn parse_block(
                     layout,
                     line_number,
                     fields.time,
-                    &[fields.ip, fields.user_agent],
+                    &[&fields.ip.decoded(), &fields.user_agent.decoded()],
                     referral,
                     revenue,
                 );
@@ -367,12 +389,70 @@ mod tests {
         assert_eq!(Separators::new(&all).count(), 130);
     }
 
+    /// Each line of `data` as parsing reads it, with whether the separators call it ASCII.
+    fn lines_read(data: &[u8]) -> Vec<(&[u8], bool)> {
+        let mut separators = Separators::new(data);
+        let mut lines = Vec::new();
+        let mut start = 0;
+        while start < data.len() {
+            let end = separators
+                .by_ref()
+                .find(|&at| data[at] == b'\n')
+                .map_or(data.len(), |at| at + 1);
+            lines.push((&data[start..end], separators.ascii_from(start)));
+            start = end;
+        }
+        lines
+    }
+
+    #[test]
+    fn a_line_with_a_high_byte_is_never_called_ascii() {
+        for len in (0..300).chain([1000, 4096, 4097]) {
+            for seed in 0..4 {
+                let mut data = sample(len, len as u64 * 4 + seed);
+                let mut state = seed | 1;
+                for byte in &mut data {
+                    crate::next_random(&mut state);
+                    if state % (7 + 300 * seed) == 0 {
+                        *byte = 0x80 | (state >> 8) as u8;
+                    }
+                }
+                for (line, ascii) in lines_read(&data) {
+                    assert!(
+                        !ascii || line.is_ascii(),
+                        "{len} bytes, seed {seed}: {line:?}"
+                    );
+                }
+            }
+            let plain = sample(len, len as u64);
+            assert!(
+                lines_read(&plain).iter().all(|&(_, ascii)| ascii),
+                "{len} bytes"
+            );
+        }
+        // Lines wholly before or after the chunk of a high byte are ASCII.
+        let mut data = [
+            b"a\tb\n".repeat(40),
+            b"\xc3\xa9\n".to_vec(),
+            b"c\td\n".repeat(40),
+        ]
+        .concat();
+        data.extend_from_slice(b"e");
+        let lines = lines_read(&data);
+        assert!(lines[..16].iter().all(|&(_, ascii)| ascii));
+        assert!(!lines[40].1);
+        assert!(lines[60..].iter().all(|&(_, ascii)| ascii));
+    }
+
     #[test]
     fn the_vector_and_portable_masks_agree() {
         for seed in 0..200 {
-            let data = sample(CHUNK, seed);
+            let mut data = sample(CHUNK, seed);
+            if seed % 2 == 0 {
+                data[(seed % 64) as usize] |= 0x80;
+            }
             let chunk: &[u8; CHUNK] = data.as_slice().try_into().unwrap();
-            assert_eq!(mask(chunk), portable_mask(chunk), "seed {seed}");
+            assert_eq!(masks(chunk), portable_masks(chunk), "seed {seed}");
         }
     }
 }

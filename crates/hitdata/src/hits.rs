@@ -83,12 +83,30 @@ pub enum Rejection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fields<'a> {
     pub time: i64,
-    pub ip: &'a [u8],
-    pub user_agent: &'a [u8],
+    pub ip: Text<'a>,
+    pub user_agent: Text<'a>,
     pub event_list: &'a [u8],
     pub page_url: &'a [u8],
     pub product_list: &'a [u8],
-    pub referrer: &'a [u8],
+    pub referrer: Text<'a>,
+}
+
+/// A text field as written, and whether it is known to be ASCII (then it needs no decoding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text<'a> {
+    pub bytes: &'a [u8],
+    ascii: bool,
+}
+
+impl<'a> Text<'a> {
+    /// The field decoded lossily as UTF-8, as every text field is.
+    pub fn decoded(self) -> Cow<'a, [u8]> {
+        if self.ascii {
+            Cow::Borrowed(self.bytes)
+        } else {
+            lossy(self.bytes)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,13 +118,15 @@ pub struct Purchase {
 
 /// Splits one data line (its end of line included or not) into the needed fields.
 pub fn split_fields<'a>(line: &'a [u8], columns: &Columns) -> Result<Fields<'a>, Rejection> {
-    split_fields_at(line, memchr::memchr_iter(b'\t', line), columns)
+    split_fields_at(line, memchr::memchr_iter(b'\t', line), false, columns)
 }
 
-/// As [`split_fields`], with the positions of the line's tabs already found (in order).
+/// As [`split_fields`], with the positions of the line's tabs already found (in order), and
+/// whether the line is known to be ASCII.
 pub fn split_fields_at<'a>(
     line: &'a [u8],
     tabs: impl Iterator<Item = usize>,
+    ascii: bool,
     columns: &Columns,
 ) -> Result<Fields<'a>, Rejection> {
     let line = trim_line_end(line);
@@ -123,14 +143,15 @@ pub fn split_fields_at<'a>(
     if count < columns.count {
         return Err(Rejection::TooFewFields);
     }
+    let text = |bytes| Text { bytes, ascii };
     Ok(Fields {
         time: parse_integer(fields[TIME]).ok_or(Rejection::BadHitTime)?,
-        ip: fields[IP],
-        user_agent: fields[USER_AGENT],
+        ip: text(fields[IP]),
+        user_agent: text(fields[USER_AGENT]),
         event_list: fields[EVENTS],
         page_url: fields[PAGE_URL],
         product_list: fields[PRODUCTS],
-        referrer: fields[REFERRER],
+        referrer: text(fields[REFERRER]),
     })
 }
 
@@ -377,11 +398,11 @@ mod tests {
         .unwrap();
         assert_eq!(fields.time, 42);
         assert_eq!(
-            (fields.ip, fields.user_agent),
+            (fields.ip.bytes, fields.user_agent.bytes),
             (&b"1.2.3.4"[..], &b"UA"[..])
         );
         assert_eq!(
-            crate::referrer::search_referral(&lossy(fields.referrer), fields.page_url)
+            crate::referrer::search_referral(&fields.referrer.decoded(), fields.page_url)
                 .unwrap()
                 .keyword,
             "x"
@@ -399,7 +420,7 @@ mod tests {
         );
         let fields = split_fields(&text, &columns()).unwrap();
         let referral =
-            crate::referrer::search_referral(&lossy(fields.referrer), fields.page_url).unwrap();
+            crate::referrer::search_referral(&fields.referrer.decoded(), fields.page_url).unwrap();
         assert_eq!(
             (referral.domain.as_str(), referral.keyword.as_str()),
             ("google.com", "ipod")

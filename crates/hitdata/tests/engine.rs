@@ -173,6 +173,40 @@ fn a_header_without_the_needed_columns_is_refused() {
 }
 
 #[test]
+fn user_agents_are_compared_as_decoded_wherever_their_bytes_fall() {
+    // Two user agents whose bytes differ only in an invalid byte decode to the same text: the
+    // same visitor. Other fields around them hold valid non-ASCII text of every length, so the
+    // invalid bytes fall at every place in a line, and the fields beside them too.
+    let mut data =
+        "hit_time_gmt\tgeo_city\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer\n"
+            .as_bytes()
+            .to_vec();
+    let mut expected = Vec::new();
+    for pad in 0..130u32 {
+        let time = 1000 + 4000 * i64::from(pad);
+        let city = "é".repeat(pad as usize);
+        let agent = format!("Agent {pad} ");
+        data.extend_from_slice(format!("{time}\t{city}\t1.1.1.1\t{agent}").as_bytes());
+        data.extend_from_slice(b"\xff\t\t\t\t");
+        data.extend_from_slice(format!("http://www.bing.com/?q=k{pad}+caf\u{e9}\n").as_bytes());
+        data.extend_from_slice(format!("{}\t{city}\t1.1.1.1\t{agent}", time + 1).as_bytes());
+        data.extend_from_slice(b"\xfe\t1\t\tA;B;1;1\t\n");
+        expected.push(format!("bing.com\tk{pad} caf\u{e9}\t1.00\n"));
+    }
+    expected.sort();
+
+    let report = rendered(analyze(&data[..], Options::default()));
+
+    let mut rows: Vec<String> = report
+        .lines()
+        .skip(1)
+        .map(|row| format!("{row}\n"))
+        .collect();
+    rows.sort();
+    assert_eq!(rows, expected);
+}
+
+#[test]
 fn invalid_utf8_is_decoded_lossily_not_fatal() {
     let mut data =
         b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer\n".to_vec();
