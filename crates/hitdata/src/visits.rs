@@ -39,8 +39,6 @@ const PREFETCH_VISITORS: usize = 8;
 const PREFETCH_KEYS: usize = 4;
 /// A shard looks ahead once it holds this many visitors (a few MB of them and their keys).
 const PREFETCH_FROM_VISITORS: usize = 1 << 14;
-/// Emptied buckets kept for reuse, at most.
-const MAX_SPARE_BUCKETS: usize = 64;
 /// Keys are stored in chunks of this size (a longer key has a chunk of its own), so the store
 /// grows without moving what it holds.
 const KEY_CHUNK_BYTES: usize = 1 << 20;
@@ -233,8 +231,6 @@ pub struct Shard {
     free_visitors: Vec<u32>,
     keys: KeyArena,
     dead_key_bytes: usize,
-    /// Emptied buckets, their room kept for the next bucket to fill.
-    spare_buckets: Vec<Vec<Waiting>>,
     purchases: Vec<Revenue>,
     free_purchases: Vec<u32>,
     hits_since_sweep: u64,
@@ -265,7 +261,6 @@ impl Shard {
             free_visitors: Vec::new(),
             keys: KeyArena::default(),
             dead_key_bytes: 0,
-            spare_buckets: Vec::new(),
             purchases: Vec::new(),
             free_purchases: Vec::new(),
             hits_since_sweep: 0,
@@ -361,15 +356,11 @@ impl Shard {
         }
     }
 
-    /// Gives an empty bucket room: a spare's, or about as much as the bucket before it holds.
+    /// Gives a bucket that never held hits room for about as many as the bucket before it holds.
     /// Hits mostly come in time order, so while that one waits it is nearly full, and this one
     /// fills to about its size in one allocation instead of a dozen doublings, each a copy into
-    /// fresh memory. (Once applied it is empty and gives no hint: the bucket grows as any Vec.)
+    /// fresh memory. An applied bucket keeps its room for the hits of one ring turn later.
     fn open_bucket(&mut self, at: usize) {
-        if let Some(spare) = self.spare_buckets.pop() {
-            self.buckets[at] = spare;
-            return;
-        }
         let before = self.buckets[(at + self.buckets.len() - 1) % self.buckets.len()].len();
         self.buckets[at].reserve(before + before / 8);
     }
@@ -514,9 +505,7 @@ impl Shard {
             visitor.waiting -= 1;
         }
         bucket.clear();
-        if self.spare_buckets.len() < MAX_SPARE_BUCKETS {
-            self.spare_buckets.push(bucket);
-        }
+        self.buckets[at] = bucket;
     }
 
     /// Drops visitors whose visits can no longer change: nothing waiting, and a last hit more
