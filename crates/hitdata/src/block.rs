@@ -3,8 +3,6 @@
 
 use std::hash::BuildHasher;
 
-use hashbrown::HashMap;
-
 use crate::hits::{self, Columns, Rejection};
 use crate::referrer::{ReferralCache, SearchReferral};
 use crate::revenue::Revenue;
@@ -73,8 +71,8 @@ pub struct ParsedBlock {
     pub shards: Vec<Vec<CompactHit>>,
     /// The visitors' keys (`ip<TAB>user_agent`, decoded lossily), back to back.
     pub keys: Vec<u8>,
+    /// The search referrals the hits point to; one may be listed more than once.
     pub referrals: Vec<SearchReferral>,
-    referral_ids: HashMap<SearchReferral, u32, foldhash::fast::RandomState>,
     /// The newest hit time in the block.
     pub newest: Option<i64>,
     /// Each hit older than every hit before it in the block, in file order: the first of them
@@ -105,7 +103,6 @@ impl ParsedBlock {
         }
         self.keys.clear();
         self.referrals.clear();
-        self.referral_ids.clear();
         self.newest = None;
         self.minima.clear();
         self.first_late = None;
@@ -120,14 +117,15 @@ impl ParsedBlock {
         &self.keys[hit.key_start as usize..(hit.key_start + hit.key_len) as usize]
     }
 
-    /// Adds a hit; `key` is the visitor's key in parts, each already decoded, joined with tabs.
+    /// Adds a hit; `key` is the visitor's key in parts, each already decoded, joined with tabs;
+    /// `referral` an index into the block's referrals, or [`NO_REFERRAL`].
     pub fn push(
         &mut self,
         layout: &Layout,
         line: u64,
         time: i64,
         key: &[&[u8]],
-        referral: Option<&SearchReferral>,
+        referral: u32,
         revenue: Option<Revenue>,
     ) {
         let timed = TimedLine { line, time };
@@ -150,18 +148,6 @@ impl ParsedBlock {
             }
             self.keys.extend_from_slice(part);
         }
-        let referral = match referral {
-            None => NO_REFERRAL,
-            Some(referral) => match self.referral_ids.get(referral) {
-                Some(id) => *id,
-                None => {
-                    let id = self.referrals.len() as u32;
-                    self.referrals.push(referral.clone());
-                    self.referral_ids.insert(referral.clone(), id);
-                    id
-                }
-            },
-        };
         let key_bytes = &self.keys[key_start..];
         let key_hash = layout.hasher.hash_one(key_bytes);
         self.shards[layout.shard_of(key_hash)].push(CompactHit {
@@ -297,6 +283,7 @@ pub fn parse_block(
     referrals: &mut ReferralCache,
 ) {
     block.clear(layout.shards);
+    referrals.start_block();
     let mut line_number = 0u64;
     let mut start = 0;
     let mut separators = Separators::new(data);
@@ -321,7 +308,13 @@ pub fn parse_block(
             Ok(fields) => {
                 // The referrer decoded lossily first, as every text field is; the page URL is
                 // only read for its host, which URL parsing decodes.
-                let referral = referrals.referral(&fields.referrer.decoded(), fields.page_url);
+                let referral = referrals
+                    .listed_referral(
+                        &fields.referrer.decoded(),
+                        fields.page_url,
+                        &mut block.referrals,
+                    )
+                    .unwrap_or(NO_REFERRAL);
                 let revenue = hits::purchase_of(&fields).map(|purchase| {
                     for text in purchase.malformed {
                         block.warnings += 1;

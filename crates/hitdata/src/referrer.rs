@@ -154,6 +154,17 @@ pub struct ReferralCache {
     long: Option<SearchReferral>,
     /// The last page URL's authority, as written, and the registrable domain of its host.
     page: Option<Remembered<Option<String>>>,
+    /// Per referrer slot: the block it was last listed for, and its index in that block's list.
+    listed: Vec<(u64, u32)>,
+    /// The block being parsed, counted from 1.
+    block: u64,
+}
+
+/// Where a search referral was found: in a referrer slot, or the last long referrer.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    Slot(usize),
+    Long,
 }
 
 /// A text as written, and what it gave.
@@ -176,36 +187,81 @@ impl ReferralCache {
             referrers: vec![None; slots.next_power_of_two()],
             long: None,
             page: None,
+            listed: vec![(0, 0); slots.next_power_of_two()],
+            block: 1,
         }
+    }
+
+    /// A new block's list of referrals starts: [`ReferralCache::listed_referral`] lists each
+    /// referral afresh.
+    pub fn start_block(&mut self) {
+        self.block += 1;
+    }
+
+    /// The index in `list` (the block's referrals) of the search referral of `referrer` (already
+    /// decoded) and `page_url`, as [`search_referral`] gives it. A referrer kept in the cache is
+    /// listed once per block, however many hits carry it, without hashing the referral again;
+    /// one too long to keep is listed at each hit.
+    pub fn listed_referral(
+        &mut self,
+        referrer: &[u8],
+        page_url: &[u8],
+        list: &mut Vec<SearchReferral>,
+    ) -> Option<u32> {
+        let next = u32::try_from(list.len()).expect("fewer than 2^32 referrals in a block");
+        match self.find(referrer, page_url)? {
+            Found::Slot(slot) => {
+                let (block, index) = self.listed[slot];
+                if block == self.block {
+                    return Some(index);
+                }
+                list.push(self.referrers[slot].as_ref()?.1.clone()?);
+                self.listed[slot] = (self.block, next);
+            }
+            Found::Long => list.push(self.long.clone()?),
+        }
+        Some(next)
     }
 
     /// [`search_referral`] of `referrer` (already decoded) and `page_url`.
     pub fn referral(&mut self, referrer: &[u8], page_url: &[u8]) -> Option<&SearchReferral> {
+        match self.find(referrer, page_url)? {
+            Found::Slot(slot) => self.referrers[slot].as_ref()?.1.as_ref(),
+            Found::Long => self.long.as_ref(),
+        }
+    }
+
+    /// Where the search referral of `referrer` and `page_url` is, once worked out.
+    fn find(&mut self, referrer: &[u8], page_url: &[u8]) -> Option<Found> {
         // The prefilter's answer depends on the authority alone.
         let rest = after_scheme(referrer)?;
         let authority = &rest[..authority_end(rest)];
         if !self.may_be_engine(authority) {
             return None;
         }
-        let referral = if referrer.len() <= MAX_CACHED_BYTES {
+        let (found, referral) = if referrer.len() <= MAX_CACHED_BYTES {
             let slot = self.hasher.hash_one(referrer) as usize & (self.referrers.len() - 1);
             let cached = self.referrers[slot]
                 .as_ref()
                 .is_some_and(|(text, _)| **text == *referrer);
             if !cached {
                 self.referrers[slot] = Some((referrer.into(), engine_referral(referrer)));
+                self.listed[slot] = (0, 0);
             }
-            self.referrers[slot].as_ref()?.1.as_ref()?
+            (
+                Found::Slot(slot),
+                self.referrers[slot].as_ref()?.1.as_ref()?,
+            )
         } else {
             self.long = engine_referral(referrer);
-            self.long.as_ref()?
+            (Found::Long, self.long.as_ref()?)
         };
         // The page's domain depends on its URL's authority alone, remembered as written.
         let page = match split_authority(page_url) {
             None => None,
             Some((authority, _)) if authority.len() > MAX_CACHED_BYTES => {
                 let page = host_of(authority).and_then(page_domain);
-                return (page.as_deref() != Some(referral.domain.as_str())).then_some(referral);
+                return (page.as_deref() != Some(referral.domain.as_str())).then_some(found);
             }
             Some((authority, _)) => {
                 let known = self
@@ -218,7 +274,7 @@ impl ReferralCache {
                 self.page.as_ref().and_then(|(_, page)| page.as_deref())
             }
         };
-        (page != Some(referral.domain.as_str())).then_some(referral)
+        (page != Some(referral.domain.as_str())).then_some(found)
     }
 
     /// [`may_be_engine_authority`], remembered.
@@ -555,6 +611,8 @@ mod tests {
         // A long one, past what a cache keeps.
         referrers.push([&b"http://www.google.com/search?q=long"[..], &[b'x'; 2000]].concat());
         for mut cache in [ReferralCache::with_slots(1), ReferralCache::default()] {
+            let mut listing = ReferralCache::with_slots(cache.referrers.len());
+            let mut list = Vec::new();
             for round in 0..2 {
                 for (i, raw) in referrers.iter().enumerate() {
                     assert_eq!(parse_url(raw), before::parse_url(raw), "{raw:?}");
@@ -565,10 +623,22 @@ mod tests {
                     );
                     let referrer = crate::hits::lossy(raw);
                     let page = pages[(i + round) % pages.len()];
+                    let expected = before::search_referral(&referrer, page);
                     assert_eq!(
                         cache.referral(&referrer, page),
-                        before::search_referral(&referrer, page).as_ref(),
+                        expected.as_ref(),
                         "{raw:?} on {page:?}"
+                    );
+                    // Blocks of a few hits each, so listings start afresh often.
+                    if i % 7 == 0 {
+                        listing.start_block();
+                        list.clear();
+                    }
+                    let index = listing.listed_referral(&referrer, page, &mut list);
+                    assert_eq!(
+                        index.map(|index| &list[index as usize]),
+                        expected.as_ref(),
+                        "{raw:?} on {page:?}, listed"
                     );
                 }
             }
@@ -605,13 +675,24 @@ mod tests {
                 for (i, referrer) in referrers.iter().enumerate() {
                     for page in pages.iter().cycle().skip(i + round).take(pages.len()) {
                         let referrer = crate::hits::lossy(referrer);
-                        assert_eq!(
-                            cache.referral(&referrer, page),
-                            search_referral(&referrer, page).as_ref(),
+                        let expected = search_referral(&referrer, page);
+                        let shown = format!(
                             "{:?} on {:?}",
                             String::from_utf8_lossy(&referrer),
                             String::from_utf8_lossy(page)
                         );
+                        assert_eq!(
+                            cache.referral(&referrer, page),
+                            expected.as_ref(),
+                            "{shown}"
+                        );
+                        // Listed for a block: once, whichever hit comes again.
+                        let mut list = Vec::new();
+                        cache.start_block();
+                        let first = cache.listed_referral(&referrer, page, &mut list);
+                        let again = cache.listed_referral(&referrer, page, &mut list);
+                        assert_eq!(first.map(|at| &list[at as usize]), expected.as_ref());
+                        assert_eq!((again, list.len()), (first, usize::from(first.is_some())));
                     }
                 }
             }

@@ -651,17 +651,23 @@ mod tests {
         for (b, hits) in given.hits.chunks(per_block).enumerate() {
             let mut block = ParsedBlock::new(shards);
             for (i, (time, visitor, referral, revenue)) in hits.iter().enumerate() {
+                // Each hit lists its referral afresh, as a referrer too long to keep is listed.
+                let referral = match referral {
+                    None => NO_REFERRAL,
+                    Some((domain, keyword)) => {
+                        block.referrals.push(SearchReferral {
+                            domain: (*domain).into(),
+                            keyword: (*keyword).into(),
+                        });
+                        block.referrals.len() as u32 - 1
+                    }
+                };
                 block.push(
                     &layout,
                     i as u64,
                     *time,
                     &[visitor.as_bytes()],
-                    referral
-                        .map(|(domain, keyword)| SearchReferral {
-                            domain: domain.into(),
-                            keyword: keyword.into(),
-                        })
-                        .as_ref(),
+                    referral,
                     revenue.map(|r| Revenue::parse(r).unwrap()),
                 );
             }
