@@ -302,7 +302,7 @@ pub fn parse_block(
         let line = &data[start..end];
         start = end;
         block.rows += 1;
-        match hits::split_fields_at(line, tabs.iter().copied(), ascii, &layout.columns) {
+        match hits::split_fields_at(line, &tabs, ascii, &layout.columns) {
             Err(Rejection::TooFewFields) => block.too_few_fields += 1,
             Err(Rejection::BadHitTime) => block.bad_hit_time += 1,
             Ok(fields) => {

@@ -40,8 +40,8 @@ pub enum HeaderError {
 #[derive(Debug, Clone)]
 pub struct Columns {
     count: usize,
-    /// For each column position, the slot of [`NEEDED`] it fills.
-    slot_of: Vec<Option<usize>>,
+    /// For each slot of [`NEEDED`], the position of its column.
+    position_of: [usize; NEEDED.len()],
 }
 
 impl Columns {
@@ -54,11 +54,11 @@ impl Columns {
             .split(|&b| b == b'\t')
             .map(|n| unquote(n.trim_ascii()))
             .collect();
-        let mut slot_of = vec![None; names.len()];
+        let mut position_of = [0; NEEDED.len()];
         let mut missing = Vec::new();
         for (slot, needed) in NEEDED.iter().enumerate() {
             match names.iter().position(|name| *name == needed.as_bytes()) {
-                Some(position) => slot_of[position] = Some(slot),
+                Some(position) => position_of[slot] = position,
                 None => missing.push(*needed),
             }
         }
@@ -67,7 +67,7 @@ impl Columns {
         }
         Ok(Columns {
             count: names.len(),
-            slot_of,
+            position_of,
         })
     }
 }
@@ -118,40 +118,44 @@ pub struct Purchase {
 
 /// Splits one data line (its end of line included or not) into the needed fields.
 pub fn split_fields<'a>(line: &'a [u8], columns: &Columns) -> Result<Fields<'a>, Rejection> {
-    split_fields_at(line, memchr::memchr_iter(b'\t', line), false, columns)
+    let tabs: Vec<usize> = memchr::memchr_iter(b'\t', line).collect();
+    split_fields_at(line, &tabs, false, columns)
 }
 
 /// As [`split_fields`], with the positions of the line's tabs already found (in order), and
-/// whether the line is known to be ASCII.
+/// whether the line is known to be ASCII. Each needed field is cut out where its column is,
+/// without a look at the others.
 pub fn split_fields_at<'a>(
     line: &'a [u8],
-    tabs: impl Iterator<Item = usize>,
+    tabs: &[usize],
     ascii: bool,
     columns: &Columns,
 ) -> Result<Fields<'a>, Rejection> {
     let line = trim_line_end(line);
-    let mut fields: [&[u8]; 7] = [&[]; 7];
-    let mut count = 0;
-    let mut start = 0;
-    for end in tabs.chain(std::iter::once(line.len())) {
-        if let Some(Some(slot)) = columns.slot_of.get(count) {
-            fields[*slot] = unquote(&line[start..end]);
-        }
-        count += 1;
-        start = end + 1;
-    }
-    if count < columns.count {
+    if tabs.len() + 1 < columns.count {
         return Err(Rejection::TooFewFields);
     }
-    let text = |bytes| Text { bytes, ascii };
+    let field = |slot: usize| {
+        let position = columns.position_of[slot];
+        let start = match position {
+            0 => 0,
+            _ => tabs[position - 1] + 1,
+        };
+        let end = tabs.get(position).copied().unwrap_or(line.len());
+        unquote(&line[start..end])
+    };
+    let text = |slot| Text {
+        bytes: field(slot),
+        ascii,
+    };
     Ok(Fields {
-        time: parse_integer(fields[TIME]).ok_or(Rejection::BadHitTime)?,
-        ip: text(fields[IP]),
-        user_agent: text(fields[USER_AGENT]),
-        event_list: fields[EVENTS],
-        page_url: fields[PAGE_URL],
-        product_list: fields[PRODUCTS],
-        referrer: text(fields[REFERRER]),
+        time: parse_integer(field(TIME)).ok_or(Rejection::BadHitTime)?,
+        ip: text(IP),
+        user_agent: text(USER_AGENT),
+        event_list: field(EVENTS),
+        page_url: field(PAGE_URL),
+        product_list: field(PRODUCTS),
+        referrer: text(REFERRER),
     })
 }
 
@@ -494,6 +498,88 @@ mod tests {
         let purchase = purchase(b"A;B;1;12abc;,A;C;1; 7 ;,A;D;1;;,A;E");
         assert_eq!(purchase.revenue.to_string(), "7.00");
         assert_eq!(purchase.malformed, ["12abc"]);
+    }
+
+    /// The fields as the splitter found them before, walking every field of the line: the
+    /// reference for cutting out the needed ones by position.
+    fn split_before<'a>(line: &'a [u8], columns: &Columns) -> Result<[&'a [u8]; 7], Rejection> {
+        let mut slot_of = vec![None; columns.count];
+        for (slot, &position) in columns.position_of.iter().enumerate() {
+            slot_of[position] = Some(slot);
+        }
+        let tabs = memchr::memchr_iter(b'\t', line);
+        let line = trim_line_end(line);
+        let mut fields: [&[u8]; 7] = [&[]; 7];
+        let mut count = 0;
+        let mut start = 0;
+        for end in tabs.chain(std::iter::once(line.len())) {
+            if let Some(Some(slot)) = slot_of.get(count) {
+                fields[*slot] = unquote(&line[start..end]);
+            }
+            count += 1;
+            start = end + 1;
+        }
+        if count < columns.count {
+            return Err(Rejection::TooFewFields);
+        }
+        parse_integer(fields[TIME]).ok_or(Rejection::BadHitTime)?;
+        Ok(fields)
+    }
+
+    #[test]
+    fn fields_are_cut_out_as_the_field_by_field_splitter_found_them() {
+        let headers: [&[u8]; 3] = [
+            HEADER,
+            b"referrer\tproduct_list\tpage_url\tevent_list\tuser_agent\tip\thit_time_gmt\n",
+            b"x\tip\thit_time_gmt\tx\treferrer\tuser_agent\tevent_list\tpage_url\tproduct_list",
+        ];
+        let mut state = 0x6a09_e667_f3bc_c908_u64;
+        let mut split = 0;
+        for header in headers {
+            let columns = Columns::from_header(header).unwrap();
+            for _ in 0..5_000 {
+                crate::next_random(&mut state);
+                let fields = (state % 16) as usize;
+                let mut line = Vec::new();
+                for i in 0..fields {
+                    crate::next_random(&mut state);
+                    if i > 0 {
+                        line.push(b'\t');
+                    }
+                    match state % 5 {
+                        0 => line.extend_from_slice(b"1254033280"),
+                        1 => line.extend_from_slice(b"\"quoted\""),
+                        2 => line.extend_from_slice(b"\""),
+                        3 => {}
+                        _ => line.extend_from_slice(&state.to_le_bytes()[..(state % 7) as usize]),
+                    }
+                }
+                match state % 3 {
+                    0 => line.extend_from_slice(b"\r\n"),
+                    1 => line.push(b'\n'),
+                    _ => {}
+                }
+                let expected = split_before(&line, &columns);
+                let found = split_fields(&line, &columns).map(|f| {
+                    [
+                        &line[..0],
+                        f.ip.bytes,
+                        f.user_agent.bytes,
+                        f.event_list,
+                        f.page_url,
+                        f.product_list,
+                        f.referrer.bytes,
+                    ]
+                });
+                let expected = expected.map(|mut fields| {
+                    fields[TIME] = &line[..0];
+                    fields
+                });
+                assert_eq!(found, expected, "{:?}", String::from_utf8_lossy(&line));
+                split += usize::from(found.is_ok());
+            }
+        }
+        assert!(split > 500, "{split} lines split");
     }
 
     #[test]
