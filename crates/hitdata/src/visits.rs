@@ -217,7 +217,8 @@ pub struct Shard {
     window: i64,
     /// Seconds per bucket.
     width: i64,
-    /// A ring: bucket number `b` (times `b * width ..`) is at `b mod len`, a multiple of 64.
+    /// A ring: bucket number `b` (times `b * width ..`) is at `b mod len`, a power of two of at
+    /// least 64, so the slot is the number's low bits.
     buckets: Vec<Vec<Waiting>>,
     /// One bit per bucket of the ring, set while it holds hits: empty stretches are skipped 64
     /// buckets at a time.
@@ -247,7 +248,7 @@ impl Shard {
         let window = disorder_window_seconds.max(0);
         let width = window / MAX_BUCKETS + 1;
         // Waiting hits span at most the window plus the bucket the bound is in.
-        let len = ((window / width + 2) as u64).next_multiple_of(64) as i64;
+        let len = ((window / width + 2) as u64).next_power_of_two().max(64) as i64;
         Self {
             window,
             width,
@@ -299,8 +300,9 @@ impl Shard {
             // Every later hit of this shard is at or after its newest time minus the window.
             self.newest = self.newest.max(hit.time);
             let floor = self.newest.saturating_sub(self.window);
-            let frontier = *self.frontier.get_or_insert(floor.div_euclid(self.width));
-            if frontier < floor.div_euclid(self.width) {
+            let floor_number = self.number(floor);
+            let frontier = *self.frontier.get_or_insert(floor_number);
+            if frontier < floor_number {
                 self.apply_before(floor);
             }
 
@@ -366,7 +368,7 @@ impl Shard {
     }
 
     fn bucket(&self, time: i64) -> usize {
-        self.ring_index(time.div_euclid(self.width))
+        self.ring_index(self.number(time))
     }
 
     fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
@@ -431,7 +433,7 @@ impl Shard {
         let Some(frontier) = self.frontier else {
             return;
         };
-        let end = bound.div_euclid(self.width);
+        let end = self.number(bound);
         if end <= frontier {
             return;
         }
@@ -463,8 +465,20 @@ impl Shard {
         }
     }
 
+    /// The number of the bucket of a time: the time itself with buckets of one second (windows
+    /// under about an hour and eight minutes), without a division.
+    fn number(&self, time: i64) -> i64 {
+        if self.width == 1 {
+            time
+        } else {
+            time.div_euclid(self.width)
+        }
+    }
+
+    /// Where bucket `number` is in the ring: `number mod len`, which for a power of two is its
+    /// low bits (negative numbers included, in two's complement).
     fn ring_index(&self, number: i64) -> usize {
-        number.rem_euclid(self.buckets.len() as i64) as usize
+        (number as u64 & (self.buckets.len() as u64 - 1)) as usize
     }
 
     fn apply_bucket(&mut self, number: i64) {
@@ -797,6 +811,31 @@ mod tests {
                 row("google.com", "ipod", "2.00")
             ]
         );
+    }
+
+    #[test]
+    fn a_time_is_in_the_bucket_slot_division_gives() {
+        let mut state = 0xbb67_ae85_84ca_a73b_u64;
+        let mut times = vec![i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        times.extend((0..2_000).map(|_| crate::next_random(&mut state) as i64));
+        times.extend((0..2_000).map(|i| i - 1_000));
+        for window in [0, 1, 3600, 4095, 4096, 5000, 9000, 30_000, i64::MAX] {
+            let shard = Shard::new(window);
+            let len = shard.buckets.len() as i64;
+            assert!(
+                len.count_ones() == 1 && len >= 64,
+                "window {window}: {len} buckets"
+            );
+            for &time in &times {
+                let number = time.div_euclid(shard.width);
+                assert_eq!(shard.number(time), number, "window {window}, time {time}");
+                assert_eq!(
+                    shard.ring_index(number),
+                    number.rem_euclid(len) as usize,
+                    "window {window}, time {time}"
+                );
+            }
+        }
     }
 
     #[test]
