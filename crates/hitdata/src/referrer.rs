@@ -116,6 +116,11 @@ fn engine_referral(referrer: &[u8]) -> Option<SearchReferral> {
     if !may_be_search_engine(referrer) {
         return None;
     }
+    prefiltered_engine_referral(referrer)
+}
+
+/// [`engine_referral`] of a referrer the prefilter let through.
+fn prefiltered_engine_referral(referrer: &[u8]) -> Option<SearchReferral> {
     let url = parse_url(referrer)?;
     let domain = registrable_domain(&url.host)?;
     let parameters = engine(domain.split('.').next()?)?;
@@ -245,7 +250,8 @@ impl ReferralCache {
                 .as_ref()
                 .is_some_and(|(text, _)| **text == *referrer);
             if !cached {
-                self.referrers[slot] = Some((referrer.into(), engine_referral(referrer)));
+                let referral = prefiltered_engine_referral(referrer);
+                self.referrers[slot] = Some((referrer.into(), referral));
                 self.listed[slot] = (0, 0);
             }
             (
@@ -253,7 +259,7 @@ impl ReferralCache {
                 self.referrers[slot].as_ref()?.1.as_ref()?,
             )
         } else {
-            self.long = engine_referral(referrer);
+            self.long = prefiltered_engine_referral(referrer);
             (Found::Long, self.long.as_ref()?)
         };
         // The page's domain depends on its URL's authority alone, remembered as written.
