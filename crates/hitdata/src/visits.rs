@@ -30,6 +30,8 @@ pub const DEFAULT_DISORDER_SECONDS: i64 = 3600;
 const MIN_SWEEP_HITS: u64 = 1 << 16;
 /// Buckets of waiting hits cover the window in at most about this many buckets.
 const MAX_BUCKETS: i64 = 4096;
+/// Applied buckets keep their room, in all, for as many hits as wait and this many more.
+const KEPT_ROOM_FLOOR: usize = 1 << 16;
 /// Keys of dropped visitors are reclaimed once they are more than the live ones and this much.
 const MIN_RECLAIM_BYTES: usize = 1 << 20;
 
@@ -227,6 +229,8 @@ pub struct Shard {
     frontier: Option<i64>,
     newest: i64,
     waiting: u64,
+    /// The room, in hits, that applied (empty) buckets keep for their next turn.
+    kept_room: usize,
     table: VisitorTable,
     visitors: Vec<Visitor>,
     free_visitors: Vec<u32>,
@@ -257,6 +261,7 @@ impl Shard {
             frontier: None,
             newest: i64::MIN,
             waiting: 0,
+            kept_room: 0,
             table: VisitorTable::default(),
             visitors: Vec::new(),
             free_visitors: Vec::new(),
@@ -340,8 +345,11 @@ impl Shard {
             self.visitors[visitor as usize].waiting += 1;
             let bucket = self.bucket(hit.time);
             self.occupied[bucket / 64] |= 1 << (bucket % 64);
-            if self.buckets[bucket].capacity() == 0 {
-                self.open_bucket(bucket);
+            if self.buckets[bucket].is_empty() {
+                match self.buckets[bucket].capacity() {
+                    0 => self.open_bucket(bucket),
+                    kept => self.kept_room -= kept,
+                }
             }
             self.buckets[bucket].push(Waiting {
                 time: hit.time,
@@ -358,10 +366,12 @@ impl Shard {
         }
     }
 
-    /// Gives a bucket that never held hits room for about as many as the bucket before it holds.
+    /// Gives a bucket without room (one that never held hits, or whose room was not kept) room for
+    /// about as many as the bucket before it holds.
     /// Hits mostly come in time order, so while that one waits it is nearly full, and this one
     /// fills to about its size in one allocation instead of a dozen doublings, each a copy into
-    /// fresh memory. An applied bucket keeps its room for the hits of one ring turn later.
+    /// fresh memory. An applied bucket keeps its room for the hits of one ring turn later, within
+    /// the budget of [`KEPT_ROOM_FLOOR`].
     fn open_bucket(&mut self, at: usize) {
         let before = self.buckets[(at + self.buckets.len() - 1) % self.buckets.len()].len();
         self.buckets[at].reserve(before + before / 8);
@@ -519,7 +529,12 @@ impl Shard {
             visitor.waiting -= 1;
         }
         bucket.clear();
-        self.buckets[at] = bucket;
+        // The room stays for the bucket's next turn, within a budget: as many hits as wait, and a
+        // floor. Bursts a ring turn apart would otherwise each keep theirs.
+        if self.kept_room + bucket.capacity() <= self.waiting as usize + KEPT_ROOM_FLOOR {
+            self.kept_room += bucket.capacity();
+            self.buckets[at] = bucket;
+        }
     }
 
     /// Drops visitors whose visits can no longer change: nothing waiting, and a last hit more
@@ -811,6 +826,51 @@ mod tests {
                 row("google.com", "ipod", "2.00")
             ]
         );
+    }
+
+    #[test]
+    fn buckets_keep_room_for_the_hits_that_wait_not_for_every_burst() {
+        // Bursts of hits a ring turn apart, each alone in its window: every bucket that held
+        // one could keep its room, and memory would grow with the file.
+        let window = DEFAULT_DISORDER_SECONDS;
+        let columns = Columns::from_header(
+            b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer",
+        )
+        .unwrap();
+        let layout = Layout::new(columns, 1, window);
+        let mut sessions = Sessions::new(window, 1);
+        let burst = 3 * KEPT_ROOM_FLOOR / 2;
+        let turn = sessions.shards[0].buckets.len() as i64 + 1;
+        let mut first_line = 2;
+        for k in 0..8 {
+            let mut block = ParsedBlock::new(1);
+            for i in 0..burst {
+                let visitor = format!("v{}", i % 100);
+                block.push(
+                    &layout,
+                    i as u64,
+                    k * turn,
+                    &[visitor.as_bytes()],
+                    NO_REFERRAL,
+                    None,
+                );
+            }
+            sessions.add_block(&block, first_line).unwrap();
+            first_line += burst as u64;
+            let shard = &sessions.shards[0];
+            let empty_room: usize = shard
+                .buckets
+                .iter()
+                .filter(|bucket| bucket.is_empty())
+                .map(Vec::capacity)
+                .sum();
+            assert_eq!(empty_room, shard.kept_room, "burst {k}");
+            assert!(
+                empty_room <= shard.waiting as usize + KEPT_ROOM_FLOOR,
+                "burst {k}: {empty_room} hits of room kept for {} waiting",
+                shard.waiting
+            );
+        }
     }
 
     #[test]
