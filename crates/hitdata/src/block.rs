@@ -190,8 +190,8 @@ impl<'a> Separators<'a> {
     }
 
     /// True when no byte from `start` to the last separator returned (or to the end of the data,
-    /// once they have run out) is 0x80 or above. False may be wrong: a high byte in the same 64
-    /// bytes after that separator counts too.
+    /// once they have run out) is 0x80 or above. False may be wrong: a high byte anywhere in a
+    /// scanned 64-byte chunk that ends after `start` counts, before `start` or after the separator.
     pub fn ascii_from(&self, start: usize) -> bool {
         self.high_end <= start
     }

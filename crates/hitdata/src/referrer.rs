@@ -218,6 +218,10 @@ impl ReferralCache {
             Found::Slot(slot) => {
                 let (block, index) = self.listed[slot];
                 if block == self.block {
+                    debug_assert!(
+                        (index as usize) < list.len(),
+                        "a new list needs a new block"
+                    );
                     return Some(index);
                 }
                 list.push(self.referrers[slot].as_ref()?.1.clone()?);

@@ -155,6 +155,10 @@ mod tests {
         let limit = (i128::MAX / SCALE).to_string();
         let mut cases: Vec<String> = vec![
             limit.clone(),
+            // The last amounts that fit, and the first that do not.
+            format!("{limit}.687303715884105727"),
+            format!("-{limit}.687303715884105727"),
+            format!("{limit}.687303715884105728"),
             format!("{limit}.999999999999999999"),
             format!("-{limit}.884105727"),
             format!("{limit}.884105728"),
