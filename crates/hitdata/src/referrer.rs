@@ -105,22 +105,18 @@ fn first_value<'a>(query: &'a [u8], name: &str) -> Option<&'a [u8]> {
 /// A search referral when `referrer` is an external search engine URL carrying a keyword. A
 /// referrer on the registrable domain of the hit's own `page_url` is site search: internal.
 pub fn search_referral(referrer: &[u8], page_url: &[u8]) -> Option<SearchReferral> {
+    // The Public Suffix List lookup is the costly step; most referrers never need it.
+    if !may_be_search_engine(referrer) {
+        return None;
+    }
     let referral = engine_referral(referrer)?;
     let page = split_host(page_url).and_then(|(host, _)| page_domain(host));
     (page.as_deref() != Some(referral.domain.as_str())).then_some(referral)
 }
 
-/// The engine's registrable domain and the keyword a referrer carries, whatever the page.
+/// The engine's registrable domain and the keyword a referrer carries, whatever the page; for a
+/// referrer that [`may_be_search_engine`] let through.
 fn engine_referral(referrer: &[u8]) -> Option<SearchReferral> {
-    // The Public Suffix List lookup is the costly step; most referrers never need it.
-    if !may_be_search_engine(referrer) {
-        return None;
-    }
-    prefiltered_engine_referral(referrer)
-}
-
-/// [`engine_referral`] of a referrer the prefilter let through.
-fn prefiltered_engine_referral(referrer: &[u8]) -> Option<SearchReferral> {
     let url = parse_url(referrer)?;
     let domain = registrable_domain(&url.host)?;
     let parameters = engine(domain.split('.').next()?)?;
@@ -141,14 +137,15 @@ fn page_domain(host: &[u8]) -> Option<String> {
 
 /// Referrers in this many slots per cache.
 const CACHED_REFERRERS: usize = 4096;
-/// Texts longer than this are worked out every time, never kept.
+/// Referrers and authorities longer than this are worked out every time, never kept.
 const MAX_CACHED_BYTES: usize = 1024;
 
-/// One worker's memory of the referrers it saw lately and of the last page host, so that a
+/// One worker's memory of the referrers it saw lately and of the last page's authority, so that a
 /// repeated referrer is not parsed, looked up in the Public Suffix List and decoded again on
 /// every hit. Referrers are kept by their exact text, each in the slot of its hash (a new one
-/// takes the place of the one there), and only texts of at most 1 KiB, so a cache holds a few
-/// MB at most whatever the traffic. Gives what [`search_referral`] gives.
+/// takes the place of the one there), and only texts of at most 1 KiB (besides the one page
+/// authority), so a cache holds a few MB at most whatever the traffic. Gives what
+/// [`search_referral`] gives.
 #[derive(Debug)]
 pub struct ReferralCache {
     hasher: foldhash::fast::FixedState,
@@ -213,17 +210,20 @@ impl ReferralCache {
         page_url: &[u8],
         list: &mut Vec<SearchReferral>,
     ) -> Option<u32> {
+        let found = self.find(referrer, page_url)?;
+        if let Found::Slot(slot) = found {
+            let (block, index) = self.listed[slot];
+            if block == self.block {
+                debug_assert!(
+                    (index as usize) < list.len(),
+                    "a new list needs a new block"
+                );
+                return Some(index);
+            }
+        }
         let next = u32::try_from(list.len()).expect("fewer than 2^32 referrals in a block");
-        match self.find(referrer, page_url)? {
+        match found {
             Found::Slot(slot) => {
-                let (block, index) = self.listed[slot];
-                if block == self.block {
-                    debug_assert!(
-                        (index as usize) < list.len(),
-                        "a new list needs a new block"
-                    );
-                    return Some(index);
-                }
                 list.push(self.referrers[slot].as_ref()?.1.clone()?);
                 self.listed[slot] = (self.block, next);
             }
@@ -232,8 +232,10 @@ impl ReferralCache {
         Some(next)
     }
 
-    /// [`search_referral`] of `referrer` (already decoded) and `page_url`.
-    pub fn referral(&mut self, referrer: &[u8], page_url: &[u8]) -> Option<&SearchReferral> {
+    /// [`search_referral`] of `referrer` (already decoded) and `page_url`, by reference: what the
+    /// tests hold the cache to.
+    #[cfg(test)]
+    fn referral(&mut self, referrer: &[u8], page_url: &[u8]) -> Option<&SearchReferral> {
         match self.find(referrer, page_url)? {
             Found::Slot(slot) => self.referrers[slot].as_ref()?.1.as_ref(),
             Found::Long => self.long.as_ref(),
@@ -254,7 +256,7 @@ impl ReferralCache {
                 .as_ref()
                 .is_some_and(|(text, _)| **text == *referrer);
             if !cached {
-                let referral = prefiltered_engine_referral(referrer);
+                let referral = engine_referral(referrer);
                 self.referrers[slot] = Some((referrer.into(), referral));
                 self.listed[slot] = (0, 0);
             }
@@ -263,16 +265,13 @@ impl ReferralCache {
                 self.referrers[slot].as_ref()?.1.as_ref()?,
             )
         } else {
-            self.long = prefiltered_engine_referral(referrer);
+            self.long = engine_referral(referrer);
             (Found::Long, self.long.as_ref()?)
         };
-        // The page's domain depends on its URL's authority alone, remembered as written.
+        // The page's domain depends on its URL's authority alone, remembered as written (one of
+        // them, of any length: that is at most a line).
         let page = match split_authority(page_url) {
             None => None,
-            Some((authority, _)) if authority.len() > MAX_CACHED_BYTES => {
-                let page = host_of(authority).and_then(page_domain);
-                return (page.as_deref() != Some(referral.domain.as_str())).then_some(found);
-            }
             Some((authority, _)) => {
                 let known = self
                     .page
