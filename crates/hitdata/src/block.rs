@@ -4,7 +4,7 @@
 use std::hash::BuildHasher;
 
 use crate::hits::{self, Columns, Rejection};
-use crate::referrer::{ReferralCache, SearchReferral};
+use crate::referrer::{ReferralCache, ReferralList};
 use crate::revenue::Revenue;
 use crate::{WARNING_EXAMPLES, Warning};
 
@@ -72,7 +72,7 @@ pub struct ParsedBlock {
     /// The visitors' keys (`ip<TAB>user_agent`, decoded lossily), back to back.
     pub keys: Vec<u8>,
     /// The search referrals the hits point to; one may be listed more than once.
-    pub referrals: Vec<SearchReferral>,
+    pub referrals: ReferralList,
     /// The newest hit time in the block.
     pub newest: Option<i64>,
     /// Each hit older than every hit before it in the block, in file order: the first of them

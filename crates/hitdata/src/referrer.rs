@@ -26,6 +26,92 @@ pub struct SearchReferral {
     pub keyword: String,
 }
 
+/// The hash a search referral is known by in every shard's revenue table: fixed, so that every
+/// worker computes the same one, once per referrer it works out.
+pub fn referral_hash(domain: &str, keyword: &str) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x2b7e_1516).hash_one((domain, keyword))
+}
+
+/// A search referral with its [`referral_hash`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedReferral {
+    pub hash: u64,
+    pub referral: SearchReferral,
+}
+
+impl HashedReferral {
+    pub fn new(referral: SearchReferral) -> Self {
+        Self {
+            hash: referral_hash(&referral.domain, &referral.keyword),
+            referral,
+        }
+    }
+}
+
+/// A search referral held elsewhere, with its [`referral_hash`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReferralRef<'a> {
+    pub hash: u64,
+    pub domain: &'a str,
+    pub keyword: &'a str,
+}
+
+impl ReferralRef<'_> {
+    pub fn to_referral(&self) -> SearchReferral {
+        SearchReferral {
+            domain: self.domain.to_owned(),
+            keyword: self.keyword.to_owned(),
+        }
+    }
+}
+
+/// A block's search referrals, their texts back to back in one buffer that is reused from block
+/// to block: listing one copies its text, and allocates nothing once the buffers have grown.
+#[derive(Debug, Default)]
+pub struct ReferralList {
+    text: String,
+    /// The hash, where the domain starts, and where the domain and the keyword end, in `text`.
+    entries: Vec<(u64, u32, u32, u32)>,
+}
+
+impl ReferralList {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.entries.clear();
+    }
+
+    /// Adds a referral; its index in the list.
+    pub fn push(&mut self, referral: &HashedReferral) -> u32 {
+        let index =
+            u32::try_from(self.entries.len()).expect("fewer than 2^32 referrals in a block");
+        let start = self.text.len();
+        self.text.push_str(&referral.referral.domain);
+        let domain_end = self.text.len();
+        self.text.push_str(&referral.referral.keyword);
+        let end = u32::try_from(self.text.len()).expect("fewer than 4 GiB of referrals in a block");
+        self.entries
+            .push((referral.hash, start as u32, domain_end as u32, end));
+        index
+    }
+
+    pub fn get(&self, index: u32) -> ReferralRef<'_> {
+        let (hash, start, domain_end, end) = self.entries[index as usize];
+        ReferralRef {
+            hash,
+            domain: &self.text[start as usize..domain_end as usize],
+            keyword: &self.text[domain_end as usize..end as usize],
+        }
+    }
+}
+
 /// The parts of an absolute http(s) URL this engine looks at.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UrlParts<'a> {
@@ -151,9 +237,9 @@ pub struct ReferralCache {
     hasher: foldhash::fast::FixedState,
     /// Referrers' authorities, and whether an engine could be named in them.
     authorities: Vec<Option<Remembered<bool>>>,
-    referrers: Vec<Option<Remembered<Option<SearchReferral>>>>,
+    referrers: Vec<Option<Remembered<Option<HashedReferral>>>>,
     /// The referral of the last referrer too long to keep.
-    long: Option<SearchReferral>,
+    long: Option<HashedReferral>,
     /// The last page URL's authority, as written, and the registrable domain of its host.
     page: Option<Remembered<Option<String>>>,
     /// Per referrer slot: the block it was last listed for, and its index in that block's list.
@@ -208,7 +294,7 @@ impl ReferralCache {
         &mut self,
         referrer: &[u8],
         page_url: &[u8],
-        list: &mut Vec<SearchReferral>,
+        list: &mut ReferralList,
     ) -> Option<u32> {
         let found = self.find(referrer, page_url)?;
         if let Found::Slot(slot) = found {
@@ -221,15 +307,14 @@ impl ReferralCache {
                 return Some(index);
             }
         }
-        let next = u32::try_from(list.len()).expect("fewer than 2^32 referrals in a block");
         match found {
             Found::Slot(slot) => {
-                list.push(self.referrers[slot].as_ref()?.1.clone()?);
+                let next = list.push(self.referrers[slot].as_ref()?.1.as_ref()?);
                 self.listed[slot] = (self.block, next);
+                Some(next)
             }
-            Found::Long => list.push(self.long.clone()?),
+            Found::Long => Some(list.push(self.long.as_ref()?)),
         }
-        Some(next)
     }
 
     /// [`search_referral`] of `referrer` (already decoded) and `page_url`, by reference: what the
@@ -240,6 +325,7 @@ impl ReferralCache {
             Found::Slot(slot) => self.referrers[slot].as_ref()?.1.as_ref(),
             Found::Long => self.long.as_ref(),
         }
+        .map(|hashed| &hashed.referral)
     }
 
     /// Where the search referral of `referrer` and `page_url` is, once worked out.
@@ -256,7 +342,7 @@ impl ReferralCache {
                 .as_ref()
                 .is_some_and(|(text, _)| **text == *referrer);
             if !cached {
-                let referral = engine_referral(referrer);
+                let referral = engine_referral(referrer).map(HashedReferral::new);
                 self.referrers[slot] = Some((referrer.into(), referral));
                 self.listed[slot] = (0, 0);
             }
@@ -265,7 +351,7 @@ impl ReferralCache {
                 self.referrers[slot].as_ref()?.1.as_ref()?,
             )
         } else {
-            self.long = engine_referral(referrer);
+            self.long = engine_referral(referrer).map(HashedReferral::new);
             (Found::Long, self.long.as_ref()?)
         };
         // The page's domain depends on its URL's authority alone, remembered as written (one of
@@ -283,7 +369,7 @@ impl ReferralCache {
                 self.page.as_ref().and_then(|(_, page)| page.as_deref())
             }
         };
-        (page != Some(referral.domain.as_str())).then_some(found)
+        (page != Some(referral.referral.domain.as_str())).then_some(found)
     }
 
     /// [`may_be_engine_authority`], remembered.
@@ -409,6 +495,15 @@ mod tests {
             page_url.as_deref().unwrap_or("").as_bytes(),
         )
         .map(|r| (r.domain, r.keyword))
+    }
+
+    /// How a block lists `referral`: its texts, and the hash every shard knows it by.
+    fn listed(referral: &SearchReferral) -> ReferralRef<'_> {
+        ReferralRef {
+            hash: referral_hash(&referral.domain, &referral.keyword),
+            domain: &referral.domain,
+            keyword: &referral.keyword,
+        }
     }
 
     fn some(domain: &str, keyword: &str) -> Option<(String, String)> {
@@ -621,7 +716,7 @@ mod tests {
         referrers.push([&b"http://www.google.com/search?q=long"[..], &[b'x'; 2000]].concat());
         for mut cache in [ReferralCache::with_slots(1), ReferralCache::default()] {
             let mut listing = ReferralCache::with_slots(cache.referrers.len());
-            let mut list = Vec::new();
+            let mut list = ReferralList::default();
             for round in 0..2 {
                 for (i, raw) in referrers.iter().enumerate() {
                     assert_eq!(parse_url(raw), before::parse_url(raw), "{raw:?}");
@@ -645,8 +740,8 @@ mod tests {
                     }
                     let index = listing.listed_referral(&referrer, page, &mut list);
                     assert_eq!(
-                        index.map(|index| &list[index as usize]),
-                        expected.as_ref(),
+                        index.map(|index| list.get(index)),
+                        expected.as_ref().map(|referral| listed(referral)),
                         "{raw:?} on {page:?}, listed"
                     );
                 }
@@ -696,11 +791,14 @@ mod tests {
                             "{shown}"
                         );
                         // Listed for a block: once, whichever hit comes again.
-                        let mut list = Vec::new();
+                        let mut list = ReferralList::default();
                         cache.start_block();
                         let first = cache.listed_referral(&referrer, page, &mut list);
                         let again = cache.listed_referral(&referrer, page, &mut list);
-                        assert_eq!(first.map(|at| &list[at as usize]), expected.as_ref());
+                        assert_eq!(
+                            first.map(|at| list.get(at)),
+                            expected.as_ref().map(|referral| listed(referral))
+                        );
                         assert_eq!((again, list.len()), (first, usize::from(first.is_some())));
                     }
                 }

@@ -14,11 +14,11 @@
 
 use std::mem;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 use thiserror::Error;
 
 use crate::block::{NO_REFERRAL, ParsedBlock};
-use crate::referrer::SearchReferral;
+use crate::referrer::{ReferralRef, SearchReferral};
 use crate::revenue::Revenue;
 use crate::table::{VisitorTable, prefetch};
 
@@ -105,7 +105,10 @@ impl Sequencer {
 #[derive(Debug, Default)]
 pub struct Attribution {
     referrals: Vec<SearchReferral>,
-    ids: HashMap<SearchReferral, ReferralId, foldhash::fast::RandomState>,
+    /// Each referral's [`referral_hash`], so the table grows without hashing them again.
+    hashes: Vec<u64>,
+    /// Indices into `referrals`, by their hash.
+    ids: HashTable<ReferralId>,
     revenue: Vec<Revenue>,
     pub purchases: u64,
     pub attributed: Revenue,
@@ -113,24 +116,38 @@ pub struct Attribution {
 }
 
 impl Attribution {
-    fn id(&mut self, referral: &SearchReferral) -> ReferralId {
-        if let Some(id) = self.ids.get(referral) {
+    /// The id of a referral, by its [`referral_hash`]: a new one for a new referral.
+    fn id(&mut self, referral: ReferralRef) -> ReferralId {
+        let referrals = &self.referrals;
+        if let Some(id) = self.ids.find(referral.hash, |&id| {
+            let known = &referrals[id as usize];
+            known.domain == referral.domain && known.keyword == referral.keyword
+        }) {
             return *id;
         }
         let id = ReferralId::try_from(self.referrals.len())
             .ok()
             .filter(|&id| id < UNMAPPED)
             .expect("fewer than 2^32 - 2 keywords");
-        self.referrals.push(referral.clone());
+        self.referrals.push(referral.to_referral());
+        self.hashes.push(referral.hash);
         self.revenue.push(Revenue::ZERO);
-        self.ids.insert(referral.clone(), id);
+        let hashes = &self.hashes;
+        self.ids
+            .insert_unique(referral.hash, id, |&id| hashes[id as usize]);
         id
     }
 
     /// Adds another shard's revenue to this one's.
     pub fn merge(&mut self, other: Attribution) {
-        for (referral, revenue) in other.referrals.iter().zip(other.revenue) {
-            let id = self.id(referral);
+        for ((referral, hash), revenue) in
+            other.referrals.iter().zip(other.hashes).zip(other.revenue)
+        {
+            let id = self.id(ReferralRef {
+                hash,
+                domain: &referral.domain,
+                keyword: &referral.keyword,
+            });
             self.revenue[id as usize] += revenue;
         }
         self.purchases += other.purchases;
@@ -321,7 +338,7 @@ impl Shard {
                 index => {
                     let id = &mut self.ids[index as usize];
                     if *id == UNMAPPED {
-                        *id = self.attribution.id(&block.referrals[index as usize]);
+                        *id = self.attribution.id(block.referrals.get(index));
                     }
                     *id
                 }
@@ -635,6 +652,7 @@ mod tests {
     use super::*;
     use crate::block::Layout;
     use crate::hits::Columns;
+    use crate::referrer::HashedReferral;
 
     /// (time, visitor, search referral, purchase revenue) per hit, in file order.
     type GivenHit = (
@@ -684,11 +702,10 @@ mod tests {
                 let referral = match referral {
                     None => NO_REFERRAL,
                     Some((domain, keyword)) => {
-                        block.referrals.push(SearchReferral {
+                        block.referrals.push(&HashedReferral::new(SearchReferral {
                             domain: (*domain).into(),
                             keyword: (*keyword).into(),
-                        });
-                        block.referrals.len() as u32 - 1
+                        }))
                     }
                 };
                 block.push(
@@ -716,6 +733,56 @@ mod tests {
 
     const GOOGLE: Option<(&str, &str)> = Some(("google.com", "ipod"));
     const BING: Option<(&str, &str)> = Some(("bing.com", "zune"));
+
+    #[test]
+    fn referrals_that_share_a_hash_keep_their_own_revenue() {
+        // Every referral below claims one hash, so only their texts tell them apart; a split of
+        // the same texts at another place is another referral.
+        let texts = [
+            ("google.com", "ipod"),
+            ("google.com", "zune"),
+            ("bing.com", "ipod"),
+            ("google.comi", "pod"),
+            ("", "google.comipod"),
+        ];
+        let mut shards = [Attribution::default(), Attribution::default()];
+        for (i, (domain, keyword)) in texts.iter().enumerate() {
+            for (s, shard) in shards.iter_mut().enumerate() {
+                let referral = ReferralRef {
+                    hash: 7,
+                    domain,
+                    keyword,
+                };
+                let id = shard.id(referral);
+                assert_eq!(shard.id(referral), id, "{domain} {keyword}: one id");
+                let amount = (i + 1) * (s + 1);
+                shard.revenue[id as usize] += Revenue::parse(&amount.to_string()).unwrap();
+            }
+        }
+        let [mut total, other] = shards;
+        total.merge(other);
+        let rows: Vec<_> = total
+            .ranked()
+            .into_iter()
+            .map(|(referral, revenue)| {
+                (referral.domain.as_str(), referral.keyword.as_str(), revenue)
+            })
+            .collect();
+        let mut expected: Vec<_> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, (domain, keyword))| {
+                let amount = 3 * (i + 1);
+                (
+                    *domain,
+                    *keyword,
+                    Revenue::parse(&amount.to_string()).unwrap(),
+                )
+            })
+            .collect();
+        expected.reverse();
+        assert_eq!(rows, expected);
+    }
 
     #[test]
     fn a_purchase_is_credited_to_the_visits_search_referral() {
