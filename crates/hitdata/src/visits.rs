@@ -634,12 +634,28 @@ impl Sessions {
         Ok(())
     }
 
-    /// End of input: every shard's revenue summed, and the sum of their peak open visitors.
+    /// End of input: every shard's revenue summed, and the sum of their peak open visitors. The
+    /// shards apply their last waiting hits at once, each on a thread of its own: with a window
+    /// longer than the file spans, that is every hit.
     pub fn finish(self) -> (Attribution, usize) {
-        let mut total = Attribution::default();
-        let mut peak = 0;
-        for shard in self.shards {
-            let (attribution, shard_peak) = shard.finish();
+        let finished: Vec<_> = std::thread::scope(|scope| {
+            let mut shards = self.shards.into_iter();
+            let first = shards.next();
+            let others: Vec<_> = shards
+                .map(|shard| scope.spawn(move || shard.finish()))
+                .collect();
+            first
+                .map(Shard::finish)
+                .into_iter()
+                .chain(others.into_iter().map(|other| match other.join() {
+                    Ok(finished) => finished,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }))
+                .collect()
+        });
+        let mut finished = finished.into_iter();
+        let (mut total, mut peak) = finished.next().unwrap_or_default();
+        for (attribution, shard_peak) in finished {
             total.merge(attribution);
             peak += shard_peak;
         }
