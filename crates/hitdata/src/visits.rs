@@ -143,6 +143,10 @@ impl Attribution {
         for ((referral, hash), revenue) in
             other.referrals.iter().zip(other.hashes).zip(other.revenue)
         {
+            // Most referrals lead to no purchase, and adding nothing changes no sum.
+            if revenue == Revenue::ZERO {
+                continue;
+            }
             let id = self.id(ReferralRef {
                 hash,
                 domain: &referral.domain,
