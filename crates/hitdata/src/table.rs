@@ -88,7 +88,13 @@ impl VisitorTable {
             // The same size: cleared in place, so no fresh memory is faulted in.
             self.slots.fill(EMPTY);
         } else {
-            self.slots = vec![EMPTY; slots];
+            // Written, not allocated zeroed: untouched zeroed memory is mapped to the shared zero
+            // page on its first read (a probe), and the first insert there then copies it and
+            // flushes the page from every core's TLB, an interrupt to each. Writing faults each
+            // page in once.
+            let mut fresh = Vec::with_capacity(slots);
+            fresh.resize(slots, std::hint::black_box(EMPTY));
+            self.slots = fresh;
         }
         self.len = indices.len();
         for &index in &indices {
