@@ -25,8 +25,8 @@ use crate::table::{VisitorTable, prefetch};
 /// A gap longer than this between a visitor's consecutive hits starts a new visit.
 pub const VISIT_GAP_SECONDS: i64 = 1800;
 pub const DEFAULT_DISORDER_SECONDS: i64 = 3600;
-/// Idle visitors are looked for once per this many hits, or per the shard's visitor count if
-/// more: sweeps cost about one look at a visitor per hit.
+/// Idle visitors are looked for once per this many hits, or per the visitors the last sweep kept
+/// if more: sweeps cost about two looks at a visitor per hit.
 const MIN_SWEEP_HITS: u64 = 1 << 16;
 /// Buckets of waiting hits cover the window in at most about this many buckets.
 const MAX_BUCKETS: i64 = 4096;
@@ -260,6 +260,9 @@ pub struct Shard {
     purchases: Vec<Revenue>,
     free_purchases: Vec<u32>,
     hits_since_sweep: u64,
+    /// The visitors the last sweep kept. (Measured against the visitors held now, the hits
+    /// between sweeps would never catch up while every hit is a new visitor's.)
+    swept_len: usize,
     /// A block's referral indices mapped to this shard's ids, reused from block to block.
     ids: Vec<ReferralId>,
     pub attribution: Attribution,
@@ -291,6 +294,7 @@ impl Shard {
             purchases: Vec::new(),
             free_purchases: Vec::new(),
             hits_since_sweep: 0,
+            swept_len: 0,
             ids: Vec::new(),
             attribution: Attribution::default(),
             peak_open_visitors: 0,
@@ -382,7 +386,7 @@ impl Shard {
         }
         self.apply_before(bound);
         self.hits_since_sweep += hits.len() as u64;
-        if self.hits_since_sweep >= MIN_SWEEP_HITS.max(self.table.len() as u64) {
+        if self.hits_since_sweep >= MIN_SWEEP_HITS.max(self.swept_len as u64) {
             self.sweep(bound);
         }
     }
@@ -581,6 +585,7 @@ impl Shard {
             },
             |i| visitors[i as usize].hash,
         );
+        self.swept_len = self.table.len();
         let live = self.keys.bytes - self.dead_key_bytes;
         if self.dead_key_bytes > live.max(MIN_RECLAIM_BYTES) {
             self.reclaim_keys();
@@ -913,6 +918,48 @@ mod tests {
                 row("google.com", "ipod", "2.00")
             ]
         );
+    }
+
+    #[test]
+    fn visitors_whose_visits_ended_are_dropped() {
+        // A new visitor every second for three and a half days, each seen once: at any moment
+        // only those of the last window and visit gap can still change.
+        let window = 600;
+        let columns = Columns::from_header(
+            b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer",
+        )
+        .unwrap();
+        let layout = Layout::new(columns, 1, window);
+        let mut sessions = Sessions::new(window, 1);
+        let per_block = 1_000;
+        let mut most = 0;
+        for b in 0..300 {
+            let mut block = ParsedBlock::new(1);
+            for i in 0..per_block {
+                let second = b * per_block + i;
+                let visitor = format!("v{second}");
+                block.push(
+                    &layout,
+                    i as u64,
+                    second as i64,
+                    &[visitor.as_bytes()],
+                    NO_REFERRAL,
+                    None,
+                );
+            }
+            sessions
+                .add_block(&block, (b * per_block) as u64 + 2)
+                .unwrap();
+            most = most.max(sessions.shards[0].table.len());
+        }
+        // Swept at least once per 2^16 hits (or per visitor held, if more).
+        let bound = MIN_SWEEP_HITS as usize + 2 * (window + VISIT_GAP_SECONDS) as usize;
+        assert!(
+            most <= bound,
+            "{most} visitors held, at most {bound} expected"
+        );
+        let (_, peak) = sessions.finish();
+        assert!(peak <= bound, "peak {peak}");
     }
 
     #[test]
