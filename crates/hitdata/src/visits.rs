@@ -263,6 +263,8 @@ pub struct Shard {
     /// The visitors the last sweep kept. (Measured against the visitors held now, the hits
     /// between sweeps would never catch up while every hit is a new visitor's.)
     swept_len: usize,
+    /// The time of the earliest hit applied so far, once one is.
+    earliest_applied: Option<i64>,
     /// A block's referral indices mapped to this shard's ids, reused from block to block.
     ids: Vec<ReferralId>,
     pub attribution: Attribution,
@@ -295,6 +297,7 @@ impl Shard {
             free_purchases: Vec::new(),
             hits_since_sweep: 0,
             swept_len: 0,
+            earliest_applied: None,
             ids: Vec::new(),
             attribution: Attribution::default(),
             peak_open_visitors: 0,
@@ -524,6 +527,10 @@ impl Shard {
             // Stable: hits at the same time stay in file order.
             bucket.sort_by_key(|hit| hit.time);
         }
+        if let Some(first) = bucket.first() {
+            let earliest = self.earliest_applied.get_or_insert(first.time);
+            *earliest = first.time.min(*earliest);
+        }
         self.waiting -= bucket.len() as u64;
         let attribution = &mut self.attribution;
         for (i, hit) in bucket.iter().enumerate() {
@@ -568,6 +575,16 @@ impl Shard {
         self.hits_since_sweep = 0;
         self.peak_open_visitors = self.peak_open_visitors.max(self.table.len());
         let closed_before = bound.saturating_sub(VISIT_GAP_SECONDS);
+        // A visitor is dropped once every hit it had is applied, the last of them before
+        // `closed_before`: none can be while no hit applied so far is as old. (With a window
+        // longer than the data spans so far, no hit is applied yet, and a look at every visitor
+        // would find nothing.) The next check is as many hits away as the last sweep set.
+        if self
+            .earliest_applied
+            .is_none_or(|earliest| earliest >= closed_before)
+        {
+            return;
+        }
         let (visitors, free, dead) = (
             &self.visitors,
             &mut self.free_visitors,
