@@ -225,14 +225,50 @@ impl KeyArena {
     }
 }
 
-/// A hit waiting for its bucket to be applied.
+/// A hit waiting for its bucket to be applied. Its time is the bucket's when buckets are one
+/// second wide (windows under about an hour and eight minutes), and kept beside it otherwise.
 #[derive(Debug, Clone, Copy)]
 struct Waiting {
-    time: i64,
     visitor: u32,
     referral: ReferralId,
     /// Index into the shard's purchases, or [`NO_PURCHASE`].
     purchase: u32,
+}
+
+/// What applying a hit changes: its visitor, and the revenue of a purchase.
+struct Applied<'s> {
+    visitors: &'s mut Vec<Visitor>,
+    purchases: &'s [Revenue],
+    free_purchases: &'s mut Vec<u32>,
+    attribution: &'s mut Attribution,
+}
+
+impl Applied<'_> {
+    fn hit(&mut self, time: i64, hit: &Waiting) {
+        let visitor = &mut self.visitors[hit.visitor as usize];
+        // A new visitor's first hit passes too, which changes nothing: it has no referral.
+        if time.saturating_sub(visitor.last_time) > VISIT_GAP_SECONDS {
+            visitor.current = NO_REFERRAL;
+        }
+        if hit.referral != NO_REFERRAL {
+            visitor.current = hit.referral;
+        }
+        if hit.purchase != NO_PURCHASE {
+            let revenue = self.purchases[hit.purchase as usize];
+            self.free_purchases.push(hit.purchase);
+            let attribution = &mut *self.attribution;
+            attribution.purchases += 1;
+            match visitor.current {
+                NO_REFERRAL => attribution.unattributed += revenue,
+                id => {
+                    attribution.revenue[id as usize] += revenue;
+                    attribution.attributed += revenue;
+                }
+            }
+        }
+        visitor.last_time = time;
+        visitor.waiting -= 1;
+    }
 }
 
 /// The visitors of one shard, their waiting hits, and the revenue credited to them.
@@ -243,6 +279,10 @@ pub struct Shard {
     /// A ring: bucket number `b` (times `b * width ..`) is at `b mod len`, a power of two of at
     /// least 64, so the slot is the number's low bits.
     buckets: Vec<Vec<Waiting>>,
+    /// The times of each bucket's hits, in the same order, when buckets are wider than a second.
+    times: Vec<Vec<i64>>,
+    /// A wide bucket's hits with their times, sorted; reused from bucket to bucket.
+    sorted: Vec<(i64, Waiting)>,
     /// One bit per bucket of the ring, set while it holds hits: empty stretches are skipped 64
     /// buckets at a time.
     occupied: Vec<u64>,
@@ -283,6 +323,10 @@ impl Shard {
             window,
             width,
             buckets: (0..len).map(|_| Vec::new()).collect(),
+            times: (0..if width > 1 { len } else { 0 })
+                .map(|_| Vec::new())
+                .collect(),
+            sorted: Vec::new(),
             occupied: vec![0; (len / 64) as usize],
             frontier: None,
             newest: i64::MIN,
@@ -380,11 +424,13 @@ impl Shard {
                 }
             }
             self.buckets[bucket].push(Waiting {
-                time: hit.time,
                 visitor,
                 referral,
                 purchase,
             });
+            if let Some(times) = self.times.get_mut(bucket) {
+                times.push(hit.time);
+            }
             self.waiting += 1;
         }
         self.apply_before(bound);
@@ -403,6 +449,9 @@ impl Shard {
     fn open_bucket(&mut self, at: usize) {
         let before = self.buckets[(at + self.buckets.len() - 1) % self.buckets.len()].len();
         self.buckets[at].reserve(before + before / 8);
+        if let Some(times) = self.times.get_mut(at) {
+            times.reserve(before + before / 8);
+        }
     }
 
     fn bucket(&self, time: i64) -> usize {
@@ -523,42 +572,42 @@ impl Shard {
         let at = self.ring_index(number);
         self.occupied[at / 64] &= !(1 << (at % 64));
         let mut bucket = mem::take(&mut self.buckets[at]);
-        if self.width > 1 {
-            // Stable: hits at the same time stay in file order.
-            bucket.sort_by_key(|hit| hit.time);
-        }
-        if let Some(first) = bucket.first() {
-            let earliest = self.earliest_applied.get_or_insert(first.time);
-            *earliest = first.time.min(*earliest);
-        }
         self.waiting -= bucket.len() as u64;
-        let attribution = &mut self.attribution;
-        for (i, hit) in bucket.iter().enumerate() {
-            if let Some(ahead) = bucket.get(i + PREFETCH_VISITORS) {
-                prefetch(&self.visitors[ahead.visitor as usize]);
-            }
-            let visitor = &mut self.visitors[hit.visitor as usize];
-            // A new visitor's first hit passes too, which changes nothing: it has no referral.
-            if hit.time.saturating_sub(visitor.last_time) > VISIT_GAP_SECONDS {
-                visitor.current = NO_REFERRAL;
-            }
-            if hit.referral != NO_REFERRAL {
-                visitor.current = hit.referral;
-            }
-            if hit.purchase != NO_PURCHASE {
-                let revenue = self.purchases[hit.purchase as usize];
-                self.free_purchases.push(hit.purchase);
-                attribution.purchases += 1;
-                match visitor.current {
-                    NO_REFERRAL => attribution.unattributed += revenue,
-                    id => {
-                        attribution.revenue[id as usize] += revenue;
-                        attribution.attributed += revenue;
+        let mut applied = Applied {
+            visitors: &mut self.visitors,
+            purchases: &self.purchases,
+            free_purchases: &mut self.free_purchases,
+            attribution: &mut self.attribution,
+        };
+        let earliest = match self.times.get_mut(at) {
+            // One second wide: every hit is at the bucket's own time.
+            None => {
+                for (i, hit) in bucket.iter().enumerate() {
+                    if let Some(ahead) = bucket.get(i + PREFETCH_VISITORS) {
+                        prefetch(&applied.visitors[ahead.visitor as usize]);
                     }
+                    applied.hit(number, hit);
                 }
+                number
             }
-            visitor.last_time = hit.time;
-            visitor.waiting -= 1;
+            Some(times) => {
+                let sorted = &mut self.sorted;
+                sorted.clear();
+                sorted.extend(times.drain(..).zip(bucket.iter().copied()));
+                // Stable: hits at the same time stay in file order.
+                sorted.sort_by_key(|&(time, _)| time);
+                for (i, (time, hit)) in sorted.iter().enumerate() {
+                    if let Some((_, ahead)) = sorted.get(i + PREFETCH_VISITORS) {
+                        prefetch(&applied.visitors[ahead.visitor as usize]);
+                    }
+                    applied.hit(*time, hit);
+                }
+                sorted.first().map_or(i64::MAX, |&(time, _)| time)
+            }
+        };
+        if !bucket.is_empty() {
+            let known = self.earliest_applied.get_or_insert(earliest);
+            *known = earliest.min(*known);
         }
         bucket.clear();
         // The room stays for the bucket's next turn, within a budget: as many hits as wait, and a
@@ -566,6 +615,8 @@ impl Shard {
         if self.kept_room + bucket.capacity() <= self.waiting as usize + KEPT_ROOM_FLOOR {
             self.kept_room += bucket.capacity();
             self.buckets[at] = bucket;
+        } else if let Some(times) = self.times.get_mut(at) {
+            *times = Vec::new();
         }
     }
 
@@ -900,19 +951,29 @@ mod tests {
     fn a_window_wider_than_the_buckets_still_orders_by_time_then_file_order() {
         // Over 4096 buckets' worth: a bucket spans several seconds, and is sorted when applied.
         let window = 100_000;
-        let given = Given {
-            hits: vec![
-                (120, "v1", None, Some("9")),
-                (110, "v1", BING, None),
-                (100, "v1", GOOGLE, None),
-                (130, "v2", GOOGLE, None),
-                (130, "v2", BING, None),
-                (130, "v2", None, Some("4")),
-            ],
-        };
+        let mut hits = vec![
+            (120, "v1", None, Some("9")),
+            (110, "v1", BING, None),
+            (100, "v1", GOOGLE, None),
+            (130, "v2", GOOGLE, None),
+            (130, "v2", None, Some("4")),
+            (130, "v2", BING, None),
+            (130, "v2", None, Some("5")),
+        ];
+        // Enough hits at one time, among earlier ones of another visitor in the same bucket,
+        // that an unstable sort would reorder them.
+        for k in 0..40 {
+            let referral = if k % 2 == 0 { GOOGLE } else { BING };
+            hits.push((140, "v3", referral, None));
+            hits.push((140, "v3", None, Some("1")));
+            hits.push((139 - k % 3, "v4", None, None));
+        }
         assert_eq!(
-            run(given, window).unwrap(),
-            [row("bing.com", "zune", "13.00")]
+            run(Given { hits }, window).unwrap(),
+            [
+                row("bing.com", "zune", "34.00"),
+                row("google.com", "ipod", "24.00")
+            ]
         );
     }
 
