@@ -8,11 +8,11 @@ use crate::referrer::{ReferralCache, ReferralList};
 use crate::revenue::Revenue;
 use crate::{WARNING_EXAMPLES, Warning};
 
-/// The hasher of visitor keys: fixed, so every thread hashes a key the same way.
+/// The hasher of visitor keys: one per process, so every thread hashes a key the same way.
 pub type KeyHasher = foldhash::fast::FixedState;
 
 pub fn key_hasher() -> KeyHasher {
-    foldhash::fast::FixedState::with_seed(0x5ea7_c4e5)
+    crate::process_hasher()
 }
 
 pub const NO_REFERRAL: u32 = u32::MAX;

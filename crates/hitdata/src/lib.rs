@@ -13,7 +13,9 @@ pub mod revenue;
 mod table;
 pub mod visits;
 
+use std::hash::BuildHasher;
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -27,6 +29,14 @@ use crate::revenue::Revenue;
 use crate::visits::{Sessions, TooLate};
 
 pub use visits::DEFAULT_DISORDER_SECONDS;
+
+/// A hash state chosen once per process, for the hashes every thread must agree on (visitor
+/// keys, search referrals): an input cannot be crafted in advance to make them collide.
+pub(crate) fn process_hasher() -> foldhash::fast::FixedState {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    let seed = SEED.get_or_init(|| std::hash::RandomState::new().hash_one(0u64));
+    foldhash::fast::FixedState::with_seed(*seed)
+}
 
 /// Malformed revenue fields quoted in the summary; all of them are counted.
 pub(crate) const WARNING_EXAMPLES: usize = 20;

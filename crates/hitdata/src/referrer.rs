@@ -26,10 +26,10 @@ pub struct SearchReferral {
     pub keyword: String,
 }
 
-/// The hash a search referral is known by in every shard's revenue table: fixed, so that every
-/// worker computes the same one, once per referrer it works out.
+/// The hash a search referral is known by in every shard's revenue table: the same in every
+/// worker of the process, which computes it once per referrer it works out.
 pub fn referral_hash(domain: &str, keyword: &str) -> u64 {
-    foldhash::fast::FixedState::with_seed(0x2b7e_1516).hash_one((domain, keyword))
+    crate::process_hasher().hash_one((domain, keyword))
 }
 
 /// A search referral with its [`referral_hash`].
