@@ -72,8 +72,8 @@ pub struct Summary {
     pub keywords: usize,
     pub warnings: u64,
     pub warning_examples: Vec<Warning>,
-    /// Visitors held at once: the sum of each shard's peak, each taken when the shard sweeps
-    /// (so with several threads an upper bound of the moment's count).
+    /// Visitors held at once: the sum of each shard's peak, each taken when the shard checks for
+    /// idle visitors (so with several threads an upper bound of the moment's count).
     pub peak_open_visitors: usize,
     pub threads: usize,
     pub bytes: u64,

@@ -71,7 +71,7 @@ impl ReferralRef<'_> {
 pub struct ReferralList {
     text: String,
     /// The hash, where the domain starts, and where the domain and the keyword end, in `text`.
-    entries: Vec<(u64, u32, u32, u32)>,
+    entries: Vec<(u64, usize, usize, usize)>,
 }
 
 impl ReferralList {
@@ -96,9 +96,8 @@ impl ReferralList {
         self.text.push_str(&referral.referral.domain);
         let domain_end = self.text.len();
         self.text.push_str(&referral.referral.keyword);
-        let end = u32::try_from(self.text.len()).expect("fewer than 4 GiB of referrals in a block");
         self.entries
-            .push((referral.hash, start as u32, domain_end as u32, end));
+            .push((referral.hash, start, domain_end, self.text.len()));
         index
     }
 
@@ -106,8 +105,8 @@ impl ReferralList {
         let (hash, start, domain_end, end) = self.entries[index as usize];
         ReferralRef {
             hash,
-            domain: &self.text[start as usize..domain_end as usize],
-            keyword: &self.text[domain_end as usize..end as usize],
+            domain: &self.text[start..domain_end],
+            keyword: &self.text[domain_end..end],
         }
     }
 }

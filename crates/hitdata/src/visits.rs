@@ -591,6 +591,7 @@ impl Shard {
                 number
             }
             Some(times) => {
+                debug_assert_eq!(times.len(), bucket.len(), "a time for every hit");
                 let sorted = &mut self.sorted;
                 sorted.clear();
                 sorted.extend(times.drain(..).zip(bucket.iter().copied()));
@@ -608,6 +609,10 @@ impl Shard {
         if !bucket.is_empty() {
             let known = self.earliest_applied.get_or_insert(earliest);
             *known = earliest.min(*known);
+        }
+        // The sorting room, like the buckets' room, is kept within the budget.
+        if self.sorted.capacity() > self.waiting as usize + KEPT_ROOM_FLOOR {
+            self.sorted = Vec::new();
         }
         bucket.clear();
         // The room stays for the bucket's next turn, within a budget: as many hits as wait, and a
@@ -681,7 +686,8 @@ impl Shard {
     }
 }
 
-/// The sequencer and every shard, applied one after the other on the calling thread.
+/// The sequencer and every shard, applied one after the other on the calling thread (and
+/// finished at once, each on a thread of its own).
 pub struct Sessions {
     sequencer: Sequencer,
     shards: Vec<Shard>,
@@ -1030,7 +1036,7 @@ mod tests {
                 .unwrap();
             most = most.max(sessions.shards[0].table.len());
         }
-        // Swept at least once per 2^16 hits (or per visitor held, if more).
+        // Swept at least once per 2^16 hits (or per visitor the last sweep kept, if more).
         let bound = MIN_SWEEP_HITS as usize + 2 * (window + VISIT_GAP_SECONDS) as usize;
         assert!(
             most <= bound,
@@ -1043,45 +1049,60 @@ mod tests {
     #[test]
     fn buckets_keep_room_for_the_hits_that_wait_not_for_every_burst() {
         // Bursts of hits a ring turn apart, each alone in its window: every bucket that held
-        // one could keep its room, and memory would grow with the file.
-        let window = DEFAULT_DISORDER_SECONDS;
-        let columns = Columns::from_header(
-            b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer",
-        )
-        .unwrap();
-        let layout = Layout::new(columns, 1, window);
-        let mut sessions = Sessions::new(window, 1);
-        let burst = 3 * KEPT_ROOM_FLOOR / 2;
-        let turn = sessions.shards[0].buckets.len() as i64 + 1;
-        let mut first_line = 2;
-        for k in 0..8 {
-            let mut block = ParsedBlock::new(1);
-            for i in 0..burst {
-                let visitor = format!("v{}", i % 100);
-                block.push(
-                    &layout,
-                    i as u64,
-                    k * turn,
-                    &[visitor.as_bytes()],
-                    NO_REFERRAL,
-                    None,
+        // one could keep its room, and memory would grow with the file. Buckets of one second,
+        // and wider ones, whose hits' times are kept beside them.
+        for window in [DEFAULT_DISORDER_SECONDS, 100_000] {
+            let columns = Columns::from_header(
+                b"hit_time_gmt\tip\tuser_agent\tevent_list\tpage_url\tproduct_list\treferrer",
+            )
+            .unwrap();
+            let layout = Layout::new(columns, 1, window);
+            let mut sessions = Sessions::new(window, 1);
+            let burst = 3 * KEPT_ROOM_FLOOR / 2;
+            let width = sessions.shards[0].width;
+            let turn = (sessions.shards[0].buckets.len() as i64 + 1) * width;
+            let mut first_line = 2;
+            for k in 0..8 {
+                let mut block = ParsedBlock::new(1);
+                for i in 0..burst {
+                    let visitor = format!("v{}", i % 100);
+                    block.push(
+                        &layout,
+                        i as u64,
+                        k * turn + (i as i64 % width),
+                        &[visitor.as_bytes()],
+                        NO_REFERRAL,
+                        None,
+                    );
+                }
+                sessions.add_block(&block, first_line).unwrap();
+                first_line += burst as u64;
+                let shard = &sessions.shards[0];
+                let empty_room: usize = shard
+                    .buckets
+                    .iter()
+                    .filter(|bucket| bucket.is_empty())
+                    .map(Vec::capacity)
+                    .sum();
+                let shown = format!("window {window}, burst {k}");
+                assert_eq!(empty_room, shard.kept_room, "{shown}");
+                assert!(
+                    empty_room <= shard.waiting as usize + KEPT_ROOM_FLOOR,
+                    "{shown}: {empty_room} hits of room kept for {} waiting",
+                    shard.waiting
                 );
+                assert!(
+                    shard.sorted.capacity() <= shard.waiting as usize + KEPT_ROOM_FLOOR,
+                    "{shown}: room to sort {} hits",
+                    shard.sorted.capacity()
+                );
+                // Wide buckets' times go with their hits: as many, and no room where none is.
+                for (bucket, times) in shard.buckets.iter().zip(&shard.times) {
+                    assert_eq!(times.len(), bucket.len(), "{shown}");
+                    assert!(bucket.capacity() > 0 || times.capacity() == 0, "{shown}");
+                }
+                assert_eq!(shard.times.is_empty(), width == 1, "{shown}");
             }
-            sessions.add_block(&block, first_line).unwrap();
-            first_line += burst as u64;
-            let shard = &sessions.shards[0];
-            let empty_room: usize = shard
-                .buckets
-                .iter()
-                .filter(|bucket| bucket.is_empty())
-                .map(Vec::capacity)
-                .sum();
-            assert_eq!(empty_room, shard.kept_room, "burst {k}");
-            assert!(
-                empty_room <= shard.waiting as usize + KEPT_ROOM_FLOOR,
-                "burst {k}: {empty_room} hits of room kept for {} waiting",
-                shard.waiting
-            );
         }
     }
 
