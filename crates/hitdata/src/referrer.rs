@@ -46,6 +46,14 @@ impl HashedReferral {
             referral,
         }
     }
+
+    pub fn as_ref(&self) -> ReferralRef<'_> {
+        ReferralRef {
+            hash: self.hash,
+            domain: &self.referral.domain,
+            keyword: &self.referral.keyword,
+        }
+    }
 }
 
 /// A search referral held elsewhere, with its [`referral_hash`].

@@ -18,7 +18,7 @@ use hashbrown::HashTable;
 use thiserror::Error;
 
 use crate::block::{NO_REFERRAL, ParsedBlock};
-use crate::referrer::{ReferralRef, SearchReferral};
+use crate::referrer::{HashedReferral, ReferralRef, SearchReferral};
 use crate::revenue::Revenue;
 use crate::table::{VisitorTable, prefetch};
 
@@ -104,9 +104,8 @@ impl Sequencer {
 /// Revenue per (domain, keyword), and what could not be attributed.
 #[derive(Debug, Default)]
 pub struct Attribution {
-    referrals: Vec<SearchReferral>,
-    /// Each referral's [`referral_hash`], so the table grows without hashing them again.
-    hashes: Vec<u64>,
+    /// Each referral with its hash, so the table grows without hashing them again.
+    referrals: Vec<HashedReferral>,
     /// Indices into `referrals`, by their hash.
     ids: HashTable<ReferralId>,
     revenue: Vec<Revenue>,
@@ -120,7 +119,7 @@ impl Attribution {
     fn id(&mut self, referral: ReferralRef) -> ReferralId {
         let referrals = &self.referrals;
         if let Some(id) = self.ids.find(referral.hash, |&id| {
-            let known = &referrals[id as usize];
+            let known = &referrals[id as usize].referral;
             known.domain == referral.domain && known.keyword == referral.keyword
         }) {
             return *id;
@@ -129,29 +128,25 @@ impl Attribution {
             .ok()
             .filter(|&id| id < UNMAPPED)
             .expect("fewer than 2^32 - 2 keywords");
-        self.referrals.push(referral.to_referral());
-        self.hashes.push(referral.hash);
+        self.referrals.push(HashedReferral {
+            hash: referral.hash,
+            referral: referral.to_referral(),
+        });
         self.revenue.push(Revenue::ZERO);
-        let hashes = &self.hashes;
+        let referrals = &self.referrals;
         self.ids
-            .insert_unique(referral.hash, id, |&id| hashes[id as usize]);
+            .insert_unique(referral.hash, id, |&id| referrals[id as usize].hash);
         id
     }
 
     /// Adds another shard's revenue to this one's.
     pub fn merge(&mut self, other: Attribution) {
-        for ((referral, hash), revenue) in
-            other.referrals.iter().zip(other.hashes).zip(other.revenue)
-        {
+        for (referral, revenue) in other.referrals.iter().zip(other.revenue) {
             // Most referrals lead to no purchase, and adding nothing changes no sum.
             if revenue == Revenue::ZERO {
                 continue;
             }
-            let id = self.id(ReferralRef {
-                hash,
-                domain: &referral.domain,
-                keyword: &referral.keyword,
-            });
+            let id = self.id(referral.as_ref());
             self.revenue[id as usize] += revenue;
         }
         self.purchases += other.purchases;
@@ -164,6 +159,7 @@ impl Attribution {
         let mut rows: Vec<_> = self
             .referrals
             .iter()
+            .map(|hashed| &hashed.referral)
             .zip(self.revenue.iter().copied())
             .filter(|(_, revenue)| revenue.is_positive())
             .collect();
@@ -751,7 +747,6 @@ mod tests {
     use super::*;
     use crate::block::Layout;
     use crate::hits::Columns;
-    use crate::referrer::HashedReferral;
 
     /// (time, visitor, search referral, purchase revenue) per hit, in file order.
     type GivenHit = (
